@@ -1,0 +1,219 @@
+//! The `ibex` command line: argument types (clap), precision dispatch, and the
+//! subcommands. No mathematics lives here: each subcommand turns arguments into library
+//! types, calls the library, and hands the results to a [`report::Report`].
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::error::{Error, Result};
+use crate::io::{InputLayout, ReadOptions};
+
+mod demo;
+mod gen;
+mod info;
+pub mod report;
+
+/// ibex: exact information-bottleneck quantities (nats inside; bits at the I/O
+/// boundary, labelled `_bits`; beta in L = I(X;T) - beta I(T;Y)).
+#[derive(Debug, Parser)]
+#[command(name = "ibex", version, about, long_about = None)]
+pub struct Args {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Entropies, mutual information, maximal correlation and the first critical beta of a joint p(x,y).
+    Info(InfoArgs),
+    /// Write a standard joint distribution as dense CSV (exact decimals summing to 1).
+    Gen(GenArgs),
+    /// Run the main job on the bundled example data and print the results.
+    Demo(DemoArgs),
+}
+
+/// How a joint distribution is read (shared by every command that reads one).
+#[derive(Debug, Clone, clap::Args)]
+pub struct JointInput {
+    /// CSV file: dense matrix (rows = x, columns = y, no header) unless --long.
+    pub file: PathBuf,
+    /// Divide the entries by their sum (and report it) instead of requiring a sum of 1.
+    #[arg(long)]
+    pub normalize: bool,
+    /// The entries are non-negative integer counts; p(x,y) = n(x,y)/N exactly.
+    #[arg(long)]
+    pub counts: bool,
+    /// Long layout: a header `x,y,p` or `x,y,count`, then one `x,y,value` line per pair.
+    #[arg(long)]
+    pub long: bool,
+    /// Working precision: f64, or MPFR bits 128, 256, 512, 1024.
+    #[arg(long, default_value = "f64", value_parser = parse_precision)]
+    pub precision: u32,
+}
+
+impl JointInput {
+    /// The library's read options for these flags.
+    pub fn read_options(&self) -> ReadOptions {
+        ReadOptions {
+            layout: if self.long {
+                InputLayout::Long
+            } else {
+                InputLayout::Dense
+            },
+            counts: self.counts,
+            normalize: self.normalize,
+        }
+    }
+}
+
+/// Output format of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned `quantity value unit` lines.
+    Table,
+    /// One JSON object with stable keys.
+    Json,
+    /// A header line of keys and one line of values.
+    Csv,
+}
+
+/// Arguments of `ibex info`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InfoArgs {
+    /// The joint distribution.
+    #[command(flatten)]
+    pub input: JointInput,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// Arguments of `ibex gen`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GenArgs {
+    /// Which distribution.
+    #[command(subcommand)]
+    pub kind: GenKind,
+    /// Write to this file instead of standard output.
+    #[arg(long, global = true)]
+    pub out: Option<PathBuf>,
+}
+
+/// The generators.
+#[derive(Debug, Clone, Subcommand)]
+pub enum GenKind {
+    /// Doubly symmetric binary source: X ~ Bern(1/2), Y = X xor N, N ~ Bern(E).
+    Dsbs {
+        /// Crossover probability E in [0, 1], a plain decimal (exact arithmetic).
+        #[arg(long)]
+        crossover: String,
+    },
+    /// p(x,y) ~ Dirichlet(alpha) over all nx*ny cells.
+    Dirichlet {
+        /// Number of x values (rows).
+        #[arg(long)]
+        nx: usize,
+        /// Number of y values (columns).
+        #[arg(long)]
+        ny: usize,
+        /// ChaCha20 seed.
+        #[arg(long)]
+        seed: u64,
+        /// Dirichlet concentration.
+        #[arg(long, default_value_t = 1.0)]
+        alpha: f64,
+    },
+    /// Discretised standard bivariate normal with correlation rho on an n x n grid.
+    Gaussian {
+        /// Grid size per axis.
+        #[arg(long)]
+        n: usize,
+        /// Correlation in (-1, 1).
+        #[arg(long)]
+        rho: f64,
+        /// Half-width of the grid in standard deviations.
+        #[arg(long, default_value_t = 4.0)]
+        range: f64,
+    },
+    /// Sparse joint: each row has nnz non-zero cells at random columns.
+    Sparse {
+        /// Number of x values (rows).
+        #[arg(long)]
+        nx: usize,
+        /// Number of y values (columns).
+        #[arg(long)]
+        ny: usize,
+        /// Non-zeros per row.
+        #[arg(long)]
+        nnz: usize,
+        /// ChaCha20 seed.
+        #[arg(long)]
+        seed: u64,
+        /// Dirichlet concentration of the weights within a row.
+        #[arg(long, default_value_t = 1.0)]
+        alpha: f64,
+    },
+}
+
+/// Arguments of `ibex demo`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoArgs {}
+
+/// The precisions the command line offers.
+pub const PRECISIONS: &str = "f64, 128, 256, 512 or 1024";
+
+fn parse_precision(s: &str) -> std::result::Result<u32, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "f64" | "53" | "double" => Ok(53),
+        #[cfg(feature = "mpfr")]
+        "128" => Ok(128),
+        #[cfg(feature = "mpfr")]
+        "256" => Ok(256),
+        #[cfg(feature = "mpfr")]
+        "512" => Ok(512),
+        #[cfg(feature = "mpfr")]
+        "1024" => Ok(1024),
+        other => Err(format!("found `{other}`, expected {PRECISIONS}")),
+    }
+}
+
+/// Calls `$f::<T>($args)` with `T` the scalar type of `$bits` bits.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! with_precision {
+    ($bits:expr, $f:ident ( $($arg:expr),* )) => {{
+        match $bits {
+            #[cfg(feature = "mpfr")]
+            128 => $f::<$crate::scalar::Mp128>($($arg),*),
+            #[cfg(feature = "mpfr")]
+            256 => $f::<$crate::scalar::Mp256>($($arg),*),
+            #[cfg(feature = "mpfr")]
+            512 => $f::<$crate::scalar::Mp512>($($arg),*),
+            #[cfg(feature = "mpfr")]
+            1024 => $f::<$crate::scalar::Mp1024>($($arg),*),
+            _ => $f::<f64>($($arg),*),
+        }
+    }};
+}
+
+/// Runs the command, writing its output to `out`.
+///
+/// # Errors
+/// Bad input (files, parameters) and failures to write.
+pub fn run(args: Args, out: &mut dyn Write) -> Result<()> {
+    match args.command {
+        Command::Info(a) => info::run(&a, out),
+        Command::Gen(a) => gen::run(&a, out),
+        Command::Demo(a) => demo::run(&a, out),
+    }
+}
+
+/// Writes `text` to `out`, naming standard output in the error.
+pub(crate) fn emit(out: &mut dyn Write, text: &str) -> Result<()> {
+    out.write_all(text.as_bytes())
+        .map_err(|e| Error::io("<standard output>", e))
+}

@@ -1,0 +1,305 @@
+//! `Joint<T>`: a validated joint distribution p(x,y) on finite alphabets, with its
+//! marginals p(x), p(y) and conditional p(y|x) cached.
+//!
+//! Checked when built, infallible afterwards (as statrs' distributions are). Rows are
+//! x, columns are y (`p_xy[(x, y)]`, `p_y_given_x[(x, y)]`).
+
+use nalgebra::DMatrix;
+
+use crate::error::{Error, Result};
+use crate::scalar::{tol, Real};
+
+/// Largest number of cells a joint may have (2^26, about 67 million). At `f64` that is
+/// 512 MiB per matrix; at MPFR precisions more. Larger tables are refused as absurd.
+pub const MAX_CELLS: usize = 1 << 26;
+
+/// A joint distribution p(x,y) on finite alphabets.
+///
+/// Invariants (checked by every constructor): all entries finite and >= 0, the sum
+/// is 1 within [`tol::sum_tolerance`], and every x has p(x) > 0 (rows with p(x) = 0 are
+/// dropped when the joint is built and listed in [`Joint::dropped_x`]). A y with
+/// p(y) = 0 is kept: it carries no mass and contributes nothing to any measure.
+#[derive(Clone, Debug)]
+pub struct Joint<T: Real> {
+    p_xy: DMatrix<T>,
+    p_x: Vec<T>,
+    p_y: Vec<T>,
+    p_y_given_x: DMatrix<T>,
+    x_labels: Vec<String>,
+    y_labels: Vec<String>,
+    dropped_x: Vec<String>,
+}
+
+/// The outcome of [`Joint::normalized`]: the joint and the sum it was divided by.
+#[derive(Clone, Debug)]
+pub struct Normalized<T: Real> {
+    /// The normalised joint.
+    pub joint: Joint<T>,
+    /// The sum of the weights before normalisation.
+    pub original_sum: T,
+}
+
+fn default_labels(n: usize) -> Vec<String> {
+    (0..n).map(|i| i.to_string()).collect()
+}
+
+impl<T: Real> Joint<T> {
+    /// A joint from a matrix of probabilities, rows = x, columns = y, with labels
+    /// `0, 1, ...`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidDistribution`] if the matrix is empty or too large, an entry is
+    /// negative or not finite, or the sum is not 1 within [`tol::sum_tolerance`].
+    pub fn new(p_xy: DMatrix<T>) -> Result<Self> {
+        let (nx, ny) = p_xy.shape();
+        Self::with_labels(p_xy, default_labels(nx), default_labels(ny))
+    }
+
+    /// As [`Joint::new`], with labels for the values of x (rows) and y (columns).
+    ///
+    /// # Errors
+    /// As [`Joint::new`]; also when the number of labels does not match the shape.
+    pub fn with_labels(
+        p_xy: DMatrix<T>,
+        x_labels: Vec<String>,
+        y_labels: Vec<String>,
+    ) -> Result<Self> {
+        check_entries(&p_xy, &x_labels, &y_labels)?;
+        let sum = total(&p_xy);
+        let n = p_xy.len();
+        let off = (sum.clone() - T::one()).abs();
+        if off > tol::sum_tolerance::<T>(n) {
+            return Err(Error::InvalidDistribution(format!(
+                "the entries sum to {} (off by {:.3e} from 1; tolerance {:.3e} at {} bits)",
+                sum.to_decimal(),
+                off.to_f64(),
+                tol::sum_tolerance::<T>(n).to_f64(),
+                T::PRECISION_BITS
+            )));
+        }
+        Ok(Self::build(p_xy, x_labels, y_labels))
+    }
+
+    /// A joint from non-negative weights, divided by their sum. Returns the joint and
+    /// the original sum (so that a caller can report how far off it was).
+    ///
+    /// # Errors
+    /// [`Error::InvalidDistribution`] if the matrix is empty or too large, an entry is
+    /// negative or not finite, or all entries are zero.
+    pub fn normalized(
+        weights: DMatrix<T>,
+        x_labels: Vec<String>,
+        y_labels: Vec<String>,
+    ) -> Result<Normalized<T>> {
+        check_entries(&weights, &x_labels, &y_labels)?;
+        let sum = total(&weights);
+        if sum.is_zero() {
+            return Err(Error::InvalidDistribution(
+                "all entries are zero: there is no distribution to normalise".into(),
+            ));
+        }
+        let p_xy = weights.map(|w| w / &sum);
+        Ok(Normalized {
+            joint: Self::build(p_xy, x_labels, y_labels),
+            original_sum: sum,
+        })
+    }
+
+    /// A joint from a matrix of counts: p(x,y) = n(x,y) / N, each entry rounded once at
+    /// the working precision (exact normalisation in `T`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidDistribution`] if the matrix is empty, too large, or all zero.
+    pub fn from_counts(
+        counts: &DMatrix<u64>,
+        x_labels: Vec<String>,
+        y_labels: Vec<String>,
+    ) -> Result<Normalized<T>> {
+        let total_count: u128 = counts.iter().map(|&c| c as u128).sum();
+        if total_count == 0 && !counts.is_empty() {
+            return Err(Error::InvalidDistribution(
+                "all counts are zero: there is no distribution".into(),
+            ));
+        }
+        if total_count > u64::MAX as u128 {
+            return Err(Error::InvalidDistribution(format!(
+                "the counts add up to {total_count}, more than 2^64 - 1"
+            )));
+        }
+        let n_total = T::from_u64(total_count as u64);
+        let p_xy = counts.map(|c| T::from_u64(c) / &n_total);
+        check_entries(&p_xy, &x_labels, &y_labels)?;
+        Ok(Normalized {
+            joint: Self::build(p_xy, x_labels, y_labels),
+            original_sum: n_total,
+        })
+    }
+
+    /// Drops rows with p(x) = 0 and caches marginals and conditionals. The entries are
+    /// already checked.
+    fn build(p_xy: DMatrix<T>, x_labels: Vec<String>, y_labels: Vec<String>) -> Self {
+        let (nx, ny) = p_xy.shape();
+        let row_sums: Vec<T> = (0..nx)
+            .map(|x| sum_iter(p_xy.row(x).iter().cloned()))
+            .collect();
+        let kept: Vec<usize> = (0..nx).filter(|&x| !row_sums[x].is_zero()).collect();
+        let dropped_x = (0..nx)
+            .filter(|&x| row_sums[x].is_zero())
+            .map(|x| x_labels[x].clone())
+            .collect();
+        let p_xy = DMatrix::from_fn(kept.len(), ny, |i, y| p_xy[(kept[i], y)].clone());
+        let p_x: Vec<T> = kept.iter().map(|&x| row_sums[x].clone()).collect();
+        let p_y: Vec<T> = (0..ny)
+            .map(|y| sum_iter(p_xy.column(y).iter().cloned()))
+            .collect();
+        let p_y_given_x = DMatrix::from_fn(kept.len(), ny, |x, y| p_xy[(x, y)].clone() / &p_x[x]);
+        let x_labels = kept.iter().map(|&x| x_labels[x].clone()).collect();
+        Joint {
+            p_xy,
+            p_x,
+            p_y,
+            p_y_given_x,
+            x_labels,
+            y_labels,
+            dropped_x,
+        }
+    }
+
+    /// Number of values of x (rows with p(x) > 0).
+    pub fn nx(&self) -> usize {
+        self.p_xy.nrows()
+    }
+    /// Number of values of y (columns, including any with p(y) = 0).
+    pub fn ny(&self) -> usize {
+        self.p_xy.ncols()
+    }
+    /// p(x,y), rows = x, columns = y.
+    pub fn p_xy(&self) -> &DMatrix<T> {
+        &self.p_xy
+    }
+    /// p(x) = Σ_y p(x,y).
+    pub fn p_x(&self) -> &[T] {
+        &self.p_x
+    }
+    /// p(y) = Σ_x p(x,y).
+    pub fn p_y(&self) -> &[T] {
+        &self.p_y
+    }
+    /// p(y|x) = p(x,y) / p(x), rows = x; each row sums to 1.
+    pub fn p_y_given_x(&self) -> &DMatrix<T> {
+        &self.p_y_given_x
+    }
+    /// Labels of the x values kept (rows).
+    pub fn x_labels(&self) -> &[String] {
+        &self.x_labels
+    }
+    /// Labels of the y values (columns).
+    pub fn y_labels(&self) -> &[String] {
+        &self.y_labels
+    }
+    /// Labels of the x values dropped because p(x) = 0.
+    pub fn dropped_x(&self) -> &[String] {
+        &self.dropped_x
+    }
+
+    /// The same joint at another precision: every entry converted (exactly from `f64`
+    /// upwards, correctly rounded downwards) and the table renormalised by its sum.
+    pub fn convert<U: Real>(&self) -> Joint<U> {
+        let p_xy = self.p_xy.map(|v| crate::scalar::convert::<T, U>(&v));
+        let sum = total(&p_xy);
+        let p_xy = p_xy.map(|v| v / &sum);
+        Joint::<U>::build(p_xy, self.x_labels.clone(), self.y_labels.clone())
+    }
+}
+
+fn sum_iter<T: Real>(values: impl Iterator<Item = T>) -> T {
+    values.fold(T::zero(), |acc, v| acc + v)
+}
+
+fn total<T: Real>(m: &DMatrix<T>) -> T {
+    sum_iter(m.iter().cloned())
+}
+
+fn check_entries<T: Real>(m: &DMatrix<T>, x_labels: &[String], y_labels: &[String]) -> Result<()> {
+    let (nx, ny) = m.shape();
+    if nx == 0 || ny == 0 {
+        return Err(Error::InvalidDistribution(format!(
+            "the table is empty ({nx} x {ny}); expected at least one row and one column"
+        )));
+    }
+    if m.len() > MAX_CELLS {
+        return Err(Error::InvalidDistribution(format!(
+            "the table has {nx} x {ny} = {} cells, more than the limit of {MAX_CELLS}",
+            m.len()
+        )));
+    }
+    if x_labels.len() != nx || y_labels.len() != ny {
+        return Err(Error::InvalidDistribution(format!(
+            "{} x labels and {} y labels for a {nx} x {ny} table",
+            x_labels.len(),
+            y_labels.len()
+        )));
+    }
+    for x in 0..nx {
+        for y in 0..ny {
+            let v = &m[(x, y)];
+            if !v.is_finite() {
+                return Err(Error::InvalidDistribution(format!(
+                    "entry (x={}, y={}) is {v}, expected a finite number",
+                    x_labels[x], y_labels[y]
+                )));
+            }
+            if *v < T::zero() {
+                return Err(Error::InvalidDistribution(format!(
+                    "entry (x={}, y={}) is {v}, expected a non-negative number",
+                    x_labels[x], y_labels[y]
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marginals_and_conditionals() {
+        let j = Joint::new(DMatrix::from_row_slice(2, 2, &[0.1, 0.3, 0.2, 0.4])).unwrap();
+        assert!((j.p_x()[0] - 0.4).abs() < 1e-15);
+        assert!((j.p_y()[1] - 0.7).abs() < 1e-15);
+        assert!((j.p_y_given_x()[(1, 0)] - 1.0 / 3.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn zero_rows_are_dropped_and_reported() {
+        let j = Joint::new(DMatrix::from_row_slice(
+            3,
+            2,
+            &[0.5, 0.0, 0.0, 0.0, 0.25, 0.25],
+        ))
+        .unwrap();
+        assert_eq!(j.nx(), 2);
+        assert_eq!(j.dropped_x(), &["1".to_string()]);
+        assert_eq!(j.x_labels(), &["0".to_string(), "2".to_string()]);
+    }
+
+    #[test]
+    fn sum_off_is_an_error() {
+        let e = Joint::new(DMatrix::from_row_slice(
+            1,
+            3,
+            &[0.333333, 0.333333, 0.333333],
+        ));
+        assert!(matches!(e, Err(Error::InvalidDistribution(_))));
+    }
+
+    #[test]
+    fn counts_normalise_exactly() {
+        let c = DMatrix::from_row_slice(2, 2, &[1u64, 2, 3, 4]);
+        let n = Joint::<f64>::from_counts(&c, default_labels(2), default_labels(2)).unwrap();
+        assert_eq!(n.original_sum, 10.0);
+        assert_eq!(n.joint.p_xy()[(1, 1)], 0.4);
+    }
+}

@@ -1,0 +1,267 @@
+//! The one scalar layer: every algorithm in ibex is written once, generic over [`Real`],
+//! and runs in `f64` or in MPFR arbitrary precision ([`Mpf`], feature `mpfr`).
+//!
+//! `Real` is `Clone`, never `Copy`, so that an MPFR float (which owns heap memory) fits.
+//! Generic code therefore clones explicitly and prefers the by-reference operators
+//! (`a * &b`). Constants in generic code come from [`Real::from_f64`] only when they
+//! are exact in binary (`0.5`, `2.0`); anything decimal from a user goes through
+//! [`Real::parse`], which rounds the decimal once, at the working precision.
+
+use std::fmt::{Debug, Display};
+use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
+
+use num_traits::{One, Zero};
+
+#[cfg(feature = "mpfr")]
+mod mpf;
+#[cfg(feature = "mpfr")]
+pub use mpf::{Mp1024, Mp128, Mp256, Mp512, Mpf};
+
+/// A real scalar for every algorithm of the crate: `f64`, or `Mpf<P>` with `P` bits.
+///
+/// The arithmetic operators (owned and by reference) make nalgebra's matrix products
+/// work for every implementor. The elementary functions are correctly rounded for `Mpf`
+/// (MPFR) and as accurate as the platform's libm for `f64`.
+pub trait Real:
+    Clone
+    + PartialOrd
+    + Debug
+    + Display
+    + Send
+    + Sync
+    + 'static
+    + Zero
+    + One
+    + Neg<Output = Self>
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + for<'a> Add<&'a Self, Output = Self>
+    + for<'a> Sub<&'a Self, Output = Self>
+    + for<'a> Mul<&'a Self, Output = Self>
+    + for<'a> Div<&'a Self, Output = Self>
+    + AddAssign
+    + SubAssign
+    + MulAssign
+    + DivAssign
+    + for<'a> AddAssign<&'a Self>
+    + for<'a> SubAssign<&'a Self>
+    + for<'a> MulAssign<&'a Self>
+    + for<'a> DivAssign<&'a Self>
+{
+    /// Significand bits: 53 for `f64`, `P` for `Mpf<P>`.
+    const PRECISION_BITS: u32;
+
+    /// The value of an `f64`, exactly (every `f64` is representable at `P >= 53`).
+    fn from_f64(x: f64) -> Self;
+    /// The integer `n`, rounded once to the working precision (exact for `n < 2^P`).
+    fn from_u64(n: u64) -> Self;
+    /// A decimal string (`"0.1"`, `"1e-40"`, `"-2.5E3"`) rounded once to the working
+    /// precision: at 256 bits `"0.1"` is the decimal 0.1 to 256 bits, not f64's rounding.
+    ///
+    /// # Errors
+    /// A message saying what is wrong when `decimal` is not a number. Non-finite words
+    /// (`nan`, `inf`) parse; callers that need finiteness check [`Real::is_finite`].
+    fn parse(decimal: &str) -> Result<Self, String>;
+    /// The nearest `f64` (for plots, logging and comparisons).
+    fn to_f64(&self) -> f64;
+    /// A decimal string with enough significant digits to identify the value at the
+    /// working precision (it reads back to the same value); 17 digits for `f64`.
+    fn to_decimal(&self) -> String;
+
+    /// Natural logarithm; `ln 0 = -inf`.
+    fn ln(&self) -> Self;
+    /// `ln(1 + x)`, accurate for small `x`.
+    fn ln_1p(&self) -> Self;
+    /// Exponential.
+    fn exp(&self) -> Self;
+    /// `exp(x) - 1`, accurate for small `x`.
+    fn exp_m1(&self) -> Self;
+    /// Square root.
+    fn sqrt(&self) -> Self;
+    /// Absolute value.
+    fn abs(&self) -> Self;
+    /// Arc cosine, in `[0, pi]`.
+    fn acos(&self) -> Self;
+    /// Four-quadrant arc tangent of `self / x`, in `[-pi, pi]`.
+    fn atan2(&self, x: &Self) -> Self;
+    /// The error function.
+    fn erf(&self) -> Self;
+    /// pi at the working precision.
+    fn pi() -> Self;
+    /// ln 2 at the working precision (bits = nats / ln 2).
+    fn ln_2() -> Self;
+    /// Machine epsilon `2^(1-P)`: the gap between 1 and the next representable value.
+    fn epsilon() -> Self;
+    /// Positive infinity.
+    fn infinity() -> Self;
+    /// Not infinite and not NaN.
+    fn is_finite(&self) -> bool;
+    /// NaN.
+    fn is_nan(&self) -> bool;
+
+    /// `x ln x` with the convention `0 ln 0 = 0`.
+    ///
+    /// # Formula
+    /// xlogx(x) = x·ln x for x > 0, and 0 for x = 0.
+    fn xlogx(&self) -> Self {
+        if self.is_zero() {
+            Self::zero()
+        } else {
+            self.clone() * self.ln()
+        }
+    }
+
+    /// The larger of two values (`self` when they compare equal or unordered).
+    fn max_of(self, other: Self) -> Self {
+        if other > self {
+            other
+        } else {
+            self
+        }
+    }
+
+    /// The smaller of two values (`self` when they compare equal or unordered).
+    fn min_of(self, other: Self) -> Self {
+        if other < self {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+impl Real for f64 {
+    const PRECISION_BITS: u32 = 53;
+
+    fn from_f64(x: f64) -> Self {
+        x
+    }
+    fn from_u64(n: u64) -> Self {
+        n as f64
+    }
+    fn parse(decimal: &str) -> Result<Self, String> {
+        decimal
+            .parse::<f64>()
+            .map_err(|_| format!("`{decimal}` is not a decimal number"))
+    }
+    fn to_f64(&self) -> f64 {
+        *self
+    }
+    fn to_decimal(&self) -> String {
+        format!("{self:.16e}")
+    }
+    fn ln(&self) -> Self {
+        f64::ln(*self)
+    }
+    fn ln_1p(&self) -> Self {
+        f64::ln_1p(*self)
+    }
+    fn exp(&self) -> Self {
+        f64::exp(*self)
+    }
+    fn exp_m1(&self) -> Self {
+        f64::exp_m1(*self)
+    }
+    fn sqrt(&self) -> Self {
+        f64::sqrt(*self)
+    }
+    fn abs(&self) -> Self {
+        f64::abs(*self)
+    }
+    fn acos(&self) -> Self {
+        f64::acos(*self)
+    }
+    fn atan2(&self, x: &Self) -> Self {
+        f64::atan2(*self, *x)
+    }
+    fn erf(&self) -> Self {
+        libm::erf(*self)
+    }
+    fn pi() -> Self {
+        std::f64::consts::PI
+    }
+    fn ln_2() -> Self {
+        std::f64::consts::LN_2
+    }
+    fn epsilon() -> Self {
+        f64::EPSILON
+    }
+    fn infinity() -> Self {
+        f64::INFINITY
+    }
+    fn is_finite(&self) -> bool {
+        f64::is_finite(*self)
+    }
+    fn is_nan(&self) -> bool {
+        f64::is_nan(*self)
+    }
+}
+
+/// Tolerances, kept in one place (as statrs keeps them in `prec.rs`).
+pub mod tol {
+    use super::Real;
+
+    /// The default convergence tolerance of iterative algorithms at precision `T`:
+    /// `sqrt(epsilon)` (about 1.5e-8 for `f64`, 2^-127.5 at 256 bits).
+    pub fn default_tol<T: Real>() -> T {
+        T::epsilon().sqrt()
+    }
+
+    /// How far the sum of `n` parsed probabilities may be from 1 and still count as
+    /// normalised: `8·n·epsilon`. Parsing rounds each entry by at most epsilon/2
+    /// relative and each addition adds at most epsilon relative, so an exactly
+    /// normalised decimal file passes at every precision, while a file whose
+    /// decimals do not sum to 1 (for example `0.333333` three times) fails.
+    pub fn sum_tolerance<T: Real>(n: usize) -> T {
+        T::from_u64(8 * n.max(1) as u64) * T::epsilon()
+    }
+
+    /// Informations within this distance below 0 are rounding, clamped to 0:
+    /// `64·epsilon`, scaled by the magnitude of the terms summed.
+    pub fn clamp_negative_zero<T: Real>(value: T, scale: &T) -> T {
+        let slack = T::from_f64(64.0) * T::epsilon() * scale.clone().max_of(T::one());
+        if value < T::zero() && -value.clone() <= slack {
+            T::zero()
+        } else {
+            value
+        }
+    }
+}
+
+/// Converts a value between two precisions through its decimal representation at the
+/// source precision (exact from `f64` to `Mpf`; correctly rounded from `Mpf` to `f64`).
+pub fn convert<S: Real, T: Real>(x: &S) -> T {
+    if S::PRECISION_BITS <= 53 {
+        T::from_f64(x.to_f64())
+    } else {
+        T::parse(&x.to_decimal()).unwrap_or_else(|_| T::from_f64(x.to_f64()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xlogx_zero_is_zero() {
+        assert_eq!(0.0f64.xlogx(), 0.0);
+        assert!((0.5f64.xlogx() - 0.5 * 0.5f64.ln()).abs() < 1e-16);
+    }
+
+    #[test]
+    fn f64_decimal_round_trips() {
+        for x in [0.1, 1.0 / 3.0, 1e-300, 123456.789] {
+            let s = x.to_decimal();
+            assert_eq!(<f64 as Real>::parse(&s).unwrap(), x);
+        }
+    }
+
+    #[test]
+    fn sum_tolerance_scales_with_n() {
+        let a: f64 = tol::sum_tolerance(1);
+        let b: f64 = tol::sum_tolerance(100);
+        assert_eq!(b, 100.0 * a);
+    }
+}
