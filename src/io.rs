@@ -157,7 +157,12 @@ fn fields(line: &str) -> Vec<Field<'_>> {
     let mut out = Vec::new();
     let mut column = 1;
     for piece in line.split(',') {
-        let leading = piece.len() - piece.trim_start().len();
+        // An all-blank field is located at its start; others at their first character.
+        let leading = if piece.trim().is_empty() {
+            0
+        } else {
+            piece.len() - piece.trim_start().len()
+        };
         let lead_chars = piece[..leading].chars().count();
         out.push(Field {
             text: piece.trim(),

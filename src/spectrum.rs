@@ -119,7 +119,7 @@ impl<T: Real> MaximalCorrelation<T> {
     ///
     /// σ_1 = 1 exactly, with singular vectors sqrt(p(x)) and sqrt(p(y)). The remaining
     /// ones are computed as the singular values of the deflated matrix
-    /// Q − sqrt(p_x) sqrt(p_y)ᵀ (whose spectrum is σ_2, σ_3, ..., 0), so ρ_m is accurate
+    /// Q − sqrt(p_x) sqrt(p_y)ᵀ, formed as (p(x,y) − p(x)p(y))/sqrt(p(x)p(y)) (whose spectrum is σ_2, σ_3, ..., 0), so ρ_m is accurate
     /// to the working precision even when it is tiny (nearly independent X and Y).
     ///
     /// # Formula
@@ -130,9 +130,15 @@ impl<T: Real> MaximalCorrelation<T> {
     /// β ρ_m² < 1: the linearised map at the trivial point is g ↦ β C g with
     /// C[x,x'] = Σ_y p(y|x) p(x'|y), which is similar to Q Qᵀ (see papers/README.md).
     ///
+    /// 1/ρ_m² is the linear-stability threshold of the trivial solution (the first split
+    /// that forward annealing sees), not necessarily the learning onset: the trivial
+    /// solution stops being *globally* optimal at 1/s*, where s* ≥ ρ_m² is the strong
+    /// data-processing constant of [AGKN13], and that can come earlier.
+    ///
     /// # References
-    /// [Ren59]; [Wit75]; [WFCT19] (IB learnability and maximal correlation);
-    /// [AGKN13] (η_KL ≥ ρ_m²: the global onset 1/η_KL can come earlier).
+    /// [Ren59]; [Wit75] (singular-value form); [WFCT19] (second-variation approach to
+    /// IB learnability); [AGKN13] (s* ≥ ρ_m²). The stability claim is derived and tested
+    /// in `tests/stability.rs`; see papers/README.md, "What ibex verified itself".
     pub fn of(j: &Joint<T>) -> Self {
         // Columns with p(y) = 0 carry no mass; leave them out of Q.
         let live_y: Vec<usize> = (0..j.ny()).filter(|&y| !j.p_y()[y].is_zero()).collect();
@@ -140,8 +146,10 @@ impl<T: Real> MaximalCorrelation<T> {
         let sqrt_py: Vec<T> = live_y.iter().map(|&y| j.p_y()[y].sqrt()).collect();
         let deflated = DMatrix::from_fn(j.nx(), live_y.len(), |x, k| {
             let y = live_y[k];
-            let q = j.p_xy()[(x, y)].clone() / (sqrt_px[x].clone() * &sqrt_py[k]);
-            q - sqrt_px[x].clone() * &sqrt_py[k]
+            // (p(x,y) − p(x)p(y)) / sqrt(p(x)p(y)): exactly 0 for an exactly
+            // independent cell, and free of the cancellation in Q − sqrt(p_x)sqrt(p_y).
+            let independent = j.p_x()[x].clone() * &j.p_y()[y];
+            (j.p_xy()[(x, y)].clone() - independent) / (sqrt_px[x].clone() * &sqrt_py[k])
         });
         let rest = singular_values(&deflated);
         let count = j.nx().min(live_y.len());

@@ -124,6 +124,7 @@ fn plain(v: &Value) -> String {
     match v {
         Value::Null => "inf".into(),
         Value::String(s) => s.clone(),
+        Value::Array(items) if items.is_empty() => "none".into(),
         Value::Array(items) => items.iter().map(plain).collect::<Vec<_>>().join(", "),
         other => other.to_string(),
     }

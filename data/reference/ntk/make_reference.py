@@ -222,7 +222,9 @@ CASES = [
          0.1, 1e-2,
          note="training points 1 and 5 coincide; diag_reg = 1e-2 makes the "
               "problem well posed (with diag_reg = 0 neural-tangents' t=None "
-              "Cholesky returns finite but meaningless numbers, no error)"),
+              "Cholesky raises no error and returns NaN (regime ntk here) or "
+              "finite but unreliable numbers (regime nngp here), depending on "
+              "the sign of a ~1e-15 rounding eigenvalue)"),
     case("relu_d1_w1.5_b0.1_k2", "base_k2", "relu", 1, 1.5, 0.1,
          note="2-column targets: n = y_train.size = 12"),
     case("erf_d2_w1.5_b0.1_k2_reg1e-2", "base_k2", "erf", 2, 1.5, 0.1, 1e-2,

@@ -1,0 +1,151 @@
+//! Shared test helpers: small random joints for quickcheck, reference-file loading,
+//! and a minimal, independent IB iteration used only to check stability thresholds.
+#![allow(dead_code)]
+
+use ibex::Joint;
+use nalgebra::DMatrix;
+use quickcheck::{Arbitrary, Gen};
+
+/// A small joint with probabilities bounded away from subnormals (as dit's test
+/// strategy does): shape 1..=5 x 1..=5, entries 0 with probability 1/5, otherwise
+/// integer weights 1..=1000, normalised in f64.
+#[derive(Clone, Debug)]
+pub struct SmallJoint(pub DMatrix<f64>);
+
+impl Arbitrary for SmallJoint {
+    fn arbitrary(g: &mut Gen) -> Self {
+        let nx = 1 + usize::arbitrary(g) % 5;
+        let ny = 1 + usize::arbitrary(g) % 5;
+        let mut m = DMatrix::from_fn(nx, ny, |_, _| {
+            if u8::arbitrary(g) % 5 == 0 {
+                0.0
+            } else {
+                (1 + u16::arbitrary(g) % 1000) as f64
+            }
+        });
+        if m.iter().all(|&v| v == 0.0) {
+            m[(0, 0)] = 1.0;
+        }
+        let total: f64 = m.iter().sum();
+        SmallJoint(m / total)
+    }
+}
+
+impl SmallJoint {
+    /// The joint (renormalised by the library, so the f64 sum is not an issue).
+    pub fn joint(&self) -> Joint<f64> {
+        let (nx, ny) = self.0.shape();
+        Joint::normalized(self.0.clone(), labels(nx), labels(ny))
+            .unwrap()
+            .joint
+    }
+}
+
+pub fn labels(n: usize) -> Vec<String> {
+    (0..n).map(|i| i.to_string()).collect()
+}
+
+/// Reads `data/reference/<name>` (relative to the crate root) as JSON.
+pub fn reference(name: &str) -> serde_json::Value {
+    let path = format!("{}/data/reference/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Path of a bundled example.
+pub fn example(name: &str) -> std::path::PathBuf {
+    format!("{}/data/examples/{name}", env!("CARGO_MANIFEST_DIR")).into()
+}
+
+/// A deterministic pseudo-random joint (xorshift), for tests that need many.
+pub fn random_joint(nx: usize, ny: usize, seed: u64) -> DMatrix<f64> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let m = DMatrix::from_fn(nx, ny, |_, _| {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        0.05 + (s >> 11) as f64 / (1u64 << 53) as f64
+    });
+    let total: f64 = m.iter().sum();
+    m / total
+}
+
+/// One step of the IB self-consistent iteration (Tishby, Pereira & Bialek 1999), written
+/// here from the equations, plainly and independently of any ibex solver:
+/// q(t) = Σ_x p(x) q(t|x); q(y|t) = Σ_x p(x,y) q(t|x) / q(t);
+/// q'(t|x) ∝ q(t) exp(−β KL[p(y|x) ‖ q(y|t)]). Requires p(y|x) > 0 everywhere.
+pub fn ib_step(p_xy: &DMatrix<f64>, beta: f64, q_t_given_x: &DMatrix<f64>) -> DMatrix<f64> {
+    let (nx, ny) = p_xy.shape();
+    let nt = q_t_given_x.ncols();
+    let p_x: Vec<f64> = (0..nx).map(|x| p_xy.row(x).sum()).collect();
+    let q_t: Vec<f64> = (0..nt)
+        .map(|t| (0..nx).map(|x| p_x[x] * q_t_given_x[(x, t)]).sum())
+        .collect();
+    let q_y_given_t = DMatrix::from_fn(nt, ny, |t, y| {
+        (0..nx)
+            .map(|x| p_xy[(x, y)] * q_t_given_x[(x, t)])
+            .sum::<f64>()
+            / q_t[t]
+    });
+    DMatrix::from_fn(nx, nt, |x, t| {
+        let kl: f64 = (0..ny)
+            .map(|y| {
+                let pyx = p_xy[(x, y)] / p_x[x];
+                pyx * (pyx / q_y_given_t[(t, y)]).ln()
+            })
+            .sum();
+        q_t[t] * (-beta * kl).exp()
+    })
+    .normalize_rows()
+}
+
+/// Row normalisation for encoders.
+pub trait NormalizeRows {
+    fn normalize_rows(self) -> Self;
+}
+
+impl NormalizeRows for DMatrix<f64> {
+    fn normalize_rows(mut self) -> Self {
+        for mut row in self.row_iter_mut() {
+            let s: f64 = row.iter().sum();
+            row /= s;
+        }
+        self
+    }
+}
+
+/// Distance of an encoder from the trivial one (every row equal to q(t)).
+pub fn distance_from_trivial(p_xy: &DMatrix<f64>, q_t_given_x: &DMatrix<f64>) -> f64 {
+    let (nx, _) = p_xy.shape();
+    let p_x: Vec<f64> = (0..nx).map(|x| p_xy.row(x).sum()).collect();
+    let nt = q_t_given_x.ncols();
+    let q_t: Vec<f64> = (0..nt)
+        .map(|t| (0..nx).map(|x| p_x[x] * q_t_given_x[(x, t)]).sum())
+        .collect();
+    (0..nx)
+        .flat_map(|x| (0..nt).map(move |t| (x, t)))
+        .map(|(x, t)| (q_t_given_x[(x, t)] - q_t[t]).abs())
+        .fold(0.0, f64::max)
+}
+
+/// Stamps a test module once per scalar type (nalgebra's `gen_tests!` idea): the body
+/// sees the type as `S`.
+#[macro_export]
+macro_rules! for_each_scalar {
+    ($name:ident, $body:item) => {
+        mod $name {
+            pub mod f64_ {
+                #[allow(unused_imports)]
+                use super::super::*;
+                pub type S = f64;
+                $body
+            }
+            pub mod mp256 {
+                #[allow(unused_imports)]
+                use super::super::*;
+                pub type S = ibex::scalar::Mp256;
+                $body
+            }
+        }
+    };
+}
