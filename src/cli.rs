@@ -13,6 +13,7 @@ use crate::io::{InputLayout, ReadOptions};
 mod demo;
 mod gen;
 mod info;
+mod ntk;
 pub mod report;
 
 /// ibex: exact information-bottleneck quantities (nats inside; bits at the I/O
@@ -34,6 +35,8 @@ pub enum Command {
     Gen(GenArgs),
     /// Run the main job on the bundled example data and print the results.
     Demo(DemoArgs),
+    /// Closed-form NTK/NNGP information of infinite ensembles of infinitely wide networks.
+    Ntk(ntk::NtkArgs),
 }
 
 /// How a joint distribution is read (shared by every command that reads one).
@@ -209,6 +212,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<()> {
         Command::Info(a) => info::run(&a, out),
         Command::Gen(a) => gen::run(&a, out),
         Command::Demo(a) => demo::run(&a, out),
+        Command::Ntk(a) => ntk::run(&a, out),
     }
 }
 

@@ -52,6 +52,7 @@ pub mod error;
 pub mod gen;
 pub mod info;
 pub mod io;
+pub mod ntk;
 pub mod scalar;
 pub mod spectrum;
 
