@@ -15,6 +15,7 @@ mod gen;
 mod info;
 mod ntk;
 pub mod report;
+mod solve;
 
 /// ibex: exact information-bottleneck quantities (nats inside; bits at the I/O
 /// boundary, labelled `_bits`; beta in L = I(X;T) - beta I(T;Y)).
@@ -31,6 +32,8 @@ pub struct Args {
 pub enum Command {
     /// Entropies, mutual information, maximal correlation and the first critical beta of a joint p(x,y).
     Info(InfoArgs),
+    /// One IB, dual-IB or DIB solution at a fixed beta (L = I(X;T) - beta I(T;Y), nats).
+    Solve(solve::SolveArgs),
     /// Write a standard joint distribution as dense CSV (exact decimals summing to 1).
     Gen(GenArgs),
     /// Run the main job on the bundled example data and print the results.
@@ -210,6 +213,7 @@ macro_rules! with_precision {
 pub fn run(args: Args, out: &mut dyn Write) -> Result<()> {
     match args.command {
         Command::Info(a) => info::run(&a, out),
+        Command::Solve(a) => solve::run(&a, out),
         Command::Gen(a) => gen::run(&a, out),
         Command::Demo(a) => demo::run(&a, out),
         Command::Ntk(a) => ntk::run(&a, out),

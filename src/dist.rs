@@ -4,6 +4,8 @@
 //! Checked when built, infallible afterwards (as statrs' distributions are). Rows are
 //! x, columns are y (`p_xy[(x, y)]`, `p_y_given_x[(x, y)]`).
 
+use std::sync::OnceLock;
+
 use nalgebra::DMatrix;
 
 use crate::error::{Error, Result};
@@ -28,6 +30,15 @@ pub struct Joint<T: Real> {
     x_labels: Vec<String>,
     y_labels: Vec<String>,
     dropped_x: Vec<String>,
+    cache: Cache<T>,
+}
+
+/// Quantities derived from p(y|x) that every iteration step needs, computed once.
+#[derive(Clone, Debug, Default)]
+struct Cache<T> {
+    ln_p_y_given_x: OnceLock<DMatrix<T>>,
+    neg_entropy_rows: OnceLock<Vec<T>>,
+    has_zero_conditionals: OnceLock<bool>,
 }
 
 /// The outcome of [`Joint::normalized`]: the joint and the sum it was divided by.
@@ -162,6 +173,11 @@ impl<T: Real> Joint<T> {
             x_labels,
             y_labels,
             dropped_x,
+            cache: Cache {
+                ln_p_y_given_x: OnceLock::new(),
+                neg_entropy_rows: OnceLock::new(),
+                has_zero_conditionals: OnceLock::new(),
+            },
         }
     }
 
@@ -200,6 +216,37 @@ impl<T: Real> Joint<T> {
     /// Labels of the x values dropped because p(x) = 0.
     pub fn dropped_x(&self) -> &[String] {
         &self.dropped_x
+    }
+
+    /// ln p(y|x), rows = x, with 0 in place of ln 0 = −inf (computed once). Products with
+    /// it must mask the zeros of p(y|x) separately (see [`Joint::has_zero_conditionals`]).
+    pub fn ln_p_y_given_x(&self) -> &DMatrix<T> {
+        self.cache.ln_p_y_given_x.get_or_init(|| {
+            self.p_y_given_x
+                .map(|v| if v.is_zero() { T::zero() } else { v.ln() })
+        })
+    }
+
+    /// Σ_y p(y|x) ln p(y|x) for each x (= −H(Y|X=x)), computed once.
+    pub fn neg_entropy_rows(&self) -> &[T] {
+        self.cache.neg_entropy_rows.get_or_init(|| {
+            (0..self.nx())
+                .map(|x| {
+                    self.p_y_given_x
+                        .row(x)
+                        .iter()
+                        .fold(T::zero(), |acc, v| acc + v.xlogx())
+                })
+                .collect()
+        })
+    }
+
+    /// Whether some p(y|x) is exactly 0 (structural zeros), computed once.
+    pub fn has_zero_conditionals(&self) -> bool {
+        *self
+            .cache
+            .has_zero_conditionals
+            .get_or_init(|| self.p_y_given_x.iter().any(|v| v.is_zero()))
     }
 
     /// The same joint at another precision: every entry converted (exactly from `f64`

@@ -172,13 +172,13 @@ pub fn dsbs(crossover: &str) -> Result<Generated> {
 }
 
 /// Uniform draws in the open interval (0, 1) from ChaCha20: (k + 1/2) / 2^53.
-struct Uniform(ChaCha20Rng);
+pub(crate) struct Uniform(ChaCha20Rng);
 
 impl Uniform {
-    fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Uniform(ChaCha20Rng::seed_from_u64(seed))
     }
-    fn next(&mut self) -> f64 {
+    pub(crate) fn next(&mut self) -> f64 {
         ((self.0.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
     }
     /// A uniform index in 0..n (rejection sampling, no modulo bias).

@@ -93,6 +93,30 @@ pub fn parse_joint<T: Real>(name: &str, text: &str, options: &ReadOptions) -> Re
     finish(name, table, options)
 }
 
+/// Reads a dense matrix of non-negative finite numbers (no header, `#` comments), such
+/// as an encoder q(t|x) written by `ibex solve --encoder-out`.
+///
+/// # Errors
+/// As [`read_joint`] for the dense layout (located cell errors, ragged rows, empty file),
+/// without any normalisation check.
+pub fn read_matrix<T: Real>(path: &Path) -> Result<DMatrix<T>> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| Error::io(&name, e))?;
+    let text = decode_utf8(&name, bytes)?;
+    let lines = data_lines(&text);
+    if lines.is_empty() {
+        return Err(Error::InputFile {
+            file: name,
+            message: "found no data (the file is empty or holds only comments), expected rows of comma-separated numbers".into(),
+        });
+    }
+    let table = dense_table::<T>(&name, &lines, false)?;
+    match table.values {
+        Values::Probabilities(v) => Ok(DMatrix::from_row_iterator(table.nx, table.ny, v)),
+        Values::Counts(_) => unreachable!("dense_table without counts returns probabilities"),
+    }
+}
+
 /// A parsed table before it becomes a `Joint`.
 struct Table<T> {
     values: Values<T>,

@@ -47,13 +47,18 @@
 
 #![warn(missing_docs)]
 
+pub mod bottleneck;
+pub mod dib;
 pub mod dist;
+pub mod dual_ib;
 pub mod error;
 pub mod gen;
+pub mod ib;
 pub mod info;
 pub mod io;
 pub mod ntk;
 pub mod scalar;
+pub mod solve;
 pub mod spectrum;
 
 #[cfg(feature = "cli")]

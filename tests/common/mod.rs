@@ -149,3 +149,65 @@ macro_rules! for_each_scalar {
         }
     };
 }
+
+/// One step of the dual IB written plainly from its equations (Piran, Shwartz-Ziv &
+/// Tishby; spec ib §2.2), independently of ibex. Requires p(y|x) > 0 everywhere.
+/// q(t) = Σ_x p(x) q(t|x); q(x|t) = p(x) q(t|x)/q(t);
+/// q(y|t) ∝ Π_x p(y|x)^{q(x|t)}; q'(t|x) ∝ q(t) exp(−β KL[q(y|t) ‖ p(y|x)]).
+pub fn dual_step(p_xy: &DMatrix<f64>, beta: f64, q_t_given_x: &DMatrix<f64>) -> DMatrix<f64> {
+    let (nx, ny) = p_xy.shape();
+    let nt = q_t_given_x.ncols();
+    let p_x: Vec<f64> = (0..nx).map(|x| p_xy.row(x).sum()).collect();
+    let q_t: Vec<f64> = (0..nt)
+        .map(|t| (0..nx).map(|x| p_x[x] * q_t_given_x[(x, t)]).sum())
+        .collect();
+    let mut dec = DMatrix::zeros(nt, ny);
+    for t in 0..nt {
+        let mut total = 0.0;
+        for y in 0..ny {
+            let log: f64 = (0..nx)
+                .map(|x| p_x[x] * q_t_given_x[(x, t)] / q_t[t] * (p_xy[(x, y)] / p_x[x]).ln())
+                .sum();
+            dec[(t, y)] = log.exp();
+            total += dec[(t, y)];
+        }
+        for y in 0..ny {
+            dec[(t, y)] /= total;
+        }
+    }
+    DMatrix::from_fn(nx, nt, |x, t| {
+        let kl: f64 = (0..ny)
+            .map(|y| dec[(t, y)] * (dec[(t, y)] / (p_xy[(x, y)] / p_x[x])).ln())
+            .sum();
+        q_t[t] * (-beta * kl).exp()
+    })
+    .normalize_rows()
+}
+
+/// Binary entropy in bits, for any precision.
+pub fn h2<T: ibex::Real>(q: &T) -> T {
+    let one = T::one();
+    let r = one - q.clone();
+    -(q.xlogx() + r.xlogx()) / T::ln_2()
+}
+
+/// The inverse of the binary entropy on [0, 1/2], by bisection to the working precision.
+pub fn h2_inverse<T: ibex::Real>(h: &T) -> T {
+    let mut lo = T::zero();
+    let mut hi = T::from_f64(0.5);
+    for _ in 0..(T::PRECISION_BITS + 8) {
+        let mid = (lo.clone() + hi.clone()) * T::from_f64(0.5);
+        if h2(&mid) < *h {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    (lo + hi) * T::from_f64(0.5)
+}
+
+/// a * b = a(1 − b) + b(1 − a), the binary convolution.
+pub fn bconv<T: ibex::Real>(a: &T, b: &T) -> T {
+    let one = T::one();
+    a.clone() * (one.clone() - b.clone()) + b.clone() * (one - a.clone())
+}

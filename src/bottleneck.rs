@@ -1,0 +1,266 @@
+//! The family of bottleneck methods as one trait: a method is a decoder q(y|t) and a
+//! distortion d(x,t); the encoder update (a Gibbs distribution) and the iteration are
+//! shared.
+//!
+//! All three methods are Blahut-Arimoto-type alternating minimisations over the
+//! encoder q(t|x), the cluster marginal q(t) and the decoder q(y|t) [TPB99; PST20;
+//! SS17]. One step, from an encoder q_n(t|x):
+//!
+//! 1. q_n(t) = Σ_x p(x) q_n(t|x);
+//! 2. q_n(y|t) = the method's decoder ([`Bottleneck::decoder`]);
+//! 3. d_n(x,t) = the method's distortion ([`Bottleneck::distortion`]);
+//! 4. q_{n+1}(t|x) ∝ exp( (ln q_n(t) − β d_n(x,t)) / α ), α = 1 except for the
+//!    generalised IB ([`Bottleneck::encoder`]).
+//!
+//! Steps 2 and 3 are matrix products (|X|×|Y| by |Y|×|T|) with explicit masks for
+//! ln 0 = −inf, so no 0·(−inf) ever occurs: a term with p = 0 contributes 0, and a
+//! cluster whose decoder misses the support of p(y|x) gets distortion +inf and encoder
+//! weight exactly 0. Step 4 is computed in log space (log-sum-exp), so no exponential
+//! underflows before normalisation, for any β.
+
+use nalgebra::DMatrix;
+
+use crate::dist::Joint;
+use crate::info::kl;
+use crate::scalar::{tol, Real};
+
+/// A decoder: q(y|t) (rows t, columns y) and which clusters are alive (q(t) > 0 and a
+/// defined decoder). Rows of dead clusters are 0.
+#[derive(Clone, Debug)]
+pub struct Decoder<T: Real> {
+    /// q(y|t), rows t.
+    pub q_y_given_t: DMatrix<T>,
+    /// `live[t]`: cluster t has mass and a defined decoder.
+    pub live: Vec<bool>,
+}
+
+/// One member of the bottleneck family: its decoder, its distortion, its encoder update
+/// and its objective. Implemented by [`crate::ib::Ib`], [`crate::dual_ib::DualIb`] and
+/// [`crate::dib::GeneralizedIb`].
+pub trait Bottleneck<T: Real>: Sync {
+    /// Short name used in output (`ib`, `dualib`, `dib`).
+    fn name(&self) -> &'static str;
+
+    /// The decoder q(y|t) implied by the encoder q(t|x) and the marginal q(t).
+    fn decoder(&self, p: &Joint<T>, q_t_given_x: &DMatrix<T>, q_t: &[T]) -> Decoder<T>;
+
+    /// The distortion d(x,t) (rows x, columns t) between p(y|x) and the decoder; +inf
+    /// allowed; dead clusters get +inf.
+    fn distortion(&self, p: &Joint<T>, decoder: &Decoder<T>) -> DMatrix<T>;
+
+    /// The encoder update. Provided: the Gibbs distribution
+    /// q'(t|x) = q(t) exp(−β d(x,t)) / Z(x, β), in log space.
+    ///
+    /// # Formula
+    /// ln q'(t|x) = ln q(t) − β d(x,t) − logsumexp_t( ln q(t) − β d(x,t) )  [TPB99]
+    fn encoder(&self, q_t: &[T], d: &DMatrix<T>, beta: &T) -> DMatrix<T> {
+        gibbs_encoder(q_t, d, beta, &T::one())
+    }
+
+    /// The objective the method minimises, in nats, for the encoder `q_t_given_x` whose
+    /// quantities are `q`.
+    fn objective(&self, p: &Joint<T>, beta: &T, q_t_given_x: &DMatrix<T>, q: &Quantities<T>) -> T;
+
+    /// One full step of the iteration: encoder → marginal → decoder → distortion →
+    /// encoder. Returns the new encoder.
+    fn step(&self, p: &Joint<T>, beta: &T, q_t_given_x: &DMatrix<T>) -> DMatrix<T> {
+        let q_t = cluster_marginal(p, q_t_given_x);
+        let decoder = self.decoder(p, q_t_given_x, &q_t);
+        let d = self.distortion(p, &decoder);
+        self.encoder(&q_t, &d, beta)
+    }
+}
+
+/// q(t) = Σ_x p(x) q(t|x).
+pub fn cluster_marginal<T: Real>(p: &Joint<T>, q_t_given_x: &DMatrix<T>) -> Vec<T> {
+    (0..q_t_given_x.ncols())
+        .map(|t| {
+            (0..p.nx()).fold(T::zero(), |acc, x| {
+                acc + p.p_x()[x].clone() * &q_t_given_x[(x, t)]
+            })
+        })
+        .collect()
+}
+
+/// ln of every entry, with 0 in place of ln 0 = −inf (for masked matrix products: the
+/// zeros are handled through [`zero_indicator`]).
+pub(crate) fn ln_or_zero<T: Real>(m: &DMatrix<T>) -> DMatrix<T> {
+    m.map(|v| if v.is_zero() { T::zero() } else { v.ln() })
+}
+
+/// 1 where `m` is zero, 0 elsewhere.
+pub(crate) fn zero_indicator<T: Real>(m: &DMatrix<T>) -> DMatrix<T> {
+    m.map(|v| if v.is_zero() { T::one() } else { T::zero() })
+}
+
+/// 1 where `m` is positive, 0 elsewhere.
+pub(crate) fn positive_indicator<T: Real>(m: &DMatrix<T>) -> DMatrix<T> {
+    m.map(|v| if v > T::zero() { T::one() } else { T::zero() })
+}
+
+/// The Markov (arithmetic-mean) decoder of the IB: the conditional of the joint that
+/// the encoder induces on (T, Y).
+///
+/// # Formula
+/// q(y|t) = Σ_x p(x,y) q(t|x) / q(t) = Σ_x p(y|x) q(x|t)  [TPB99]
+pub fn markov_decoder<T: Real>(p: &Joint<T>, q_t_given_x: &DMatrix<T>, q_t: &[T]) -> Decoder<T> {
+    // An explicit transpose, so that the product goes through gemm (`tr_mul` does not).
+    let numerator = q_t_given_x.transpose() * p.p_xy();
+    let nt = q_t.len();
+    let live: Vec<bool> = q_t.iter().map(|m| !m.is_zero()).collect();
+    let q_y_given_t = DMatrix::from_fn(nt, p.ny(), |t, y| {
+        if live[t] {
+            numerator[(t, y)].clone() / &q_t[t]
+        } else {
+            T::zero()
+        }
+    });
+    Decoder { q_y_given_t, live }
+}
+
+/// Gibbs encoder with temperature α: q'(t|x) ∝ exp((ln q(t) − β d(x,t)) / α), computed
+/// in log space. Clusters with q(t) = 0 or d = +inf get exactly 0. A row where every
+/// cluster is excluded is returned as NaN (reported as a non-finite termination).
+///
+/// # Formula
+/// ln q'(t|x) = ℓ(x,t) − logsumexp_t ℓ(x,t),  ℓ(x,t) = (ln q(t) − β d(x,t)) / α  [SS17]
+pub fn gibbs_encoder<T: Real>(q_t: &[T], d: &DMatrix<T>, beta: &T, alpha: &T) -> DMatrix<T> {
+    let (nx, nt) = d.shape();
+    let ln_q_t: Vec<Option<T>> = q_t
+        .iter()
+        .map(|m| if m.is_zero() { None } else { Some(m.ln()) })
+        .collect();
+    let mut out = DMatrix::from_element(nx, nt, T::zero());
+    let mut logits: Vec<Option<T>> = vec![None; nt];
+    let unit_alpha = *alpha == T::one();
+    for x in 0..nx {
+        let mut max: Option<T> = None;
+        for t in 0..nt {
+            let dist = &d[(x, t)];
+            logits[t] = match &ln_q_t[t] {
+                Some(lq) if dist.is_finite() => {
+                    let mut l = lq.clone() - beta.clone() * dist;
+                    if !unit_alpha {
+                        l /= alpha;
+                    }
+                    Some(l)
+                }
+                _ => None,
+            };
+            if let Some(l) = &logits[t] {
+                if max.as_ref().is_none_or(|m| l > m) {
+                    max = Some(l.clone());
+                }
+            }
+        }
+        let Some(max) = max else {
+            for t in 0..nt {
+                out[(x, t)] = T::zero() / T::zero();
+            }
+            continue;
+        };
+        let mut total = T::zero();
+        for t in 0..nt {
+            if let Some(l) = &logits[t] {
+                let w = (l.clone() - &max).exp();
+                total += &w;
+                out[(x, t)] = w;
+            }
+        }
+        for t in 0..nt {
+            if logits[t].is_some() {
+                out[(x, t)] /= &total;
+            }
+        }
+    }
+    out
+}
+
+/// The information quantities of an encoder (nats), with the Markov decoder.
+#[derive(Clone, Debug)]
+pub struct Quantities<T: Real> {
+    /// q(t).
+    pub q_t: Vec<T>,
+    /// I(X;T) = Σ_x p(x) KL( q(·|x) ‖ q(·) ).
+    pub i_xt: T,
+    /// I(T;Y) = Σ_t q(t) KL( q(·|t) ‖ p(·) ) with the Markov decoder: the mutual
+    /// information of the joint the encoder induces (also for the dual IB).
+    pub i_ty: T,
+    /// H(T) = −Σ_t q(t) ln q(t).
+    pub h_t: T,
+    /// H(T|X) = Σ_x p(x) H(q(·|x)).
+    pub h_t_given_x: T,
+}
+
+impl<T: Real> Quantities<T> {
+    /// Computes the quantities of `q_t_given_x` for the joint `p`.
+    ///
+    /// # Formula
+    /// I(X;T) = Σ_x p(x) Σ_t q(t|x) ln(q(t|x)/q(t)); I(T;Y) = Σ_t q(t) Σ_y q(y|t) ln(q(y|t)/p(y)),
+    /// q(y|t) = Σ_x p(x,y) q(t|x)/q(t); H(T) = −Σ q(t) ln q(t)  [TPB99; CT06]
+    pub fn of(p: &Joint<T>, q_t_given_x: &DMatrix<T>) -> Self {
+        let q_t = cluster_marginal(p, q_t_given_x);
+        let dec = markov_decoder(p, q_t_given_x, &q_t);
+        let mut i_xt = T::zero();
+        let mut h_t_given_x = T::zero();
+        for x in 0..p.nx() {
+            let row: Vec<T> = q_t_given_x.row(x).iter().cloned().collect();
+            i_xt += p.p_x()[x].clone() * kl(&row, &q_t);
+            h_t_given_x += p.p_x()[x].clone() * crate::info::entropy(&row);
+        }
+        let mut i_ty = T::zero();
+        for (t, mass) in q_t.iter().enumerate() {
+            if dec.live[t] {
+                let row: Vec<T> = dec.q_y_given_t.row(t).iter().cloned().collect();
+                i_ty += mass.clone() * kl(&row, p.p_y());
+            }
+        }
+        let h_t = crate::info::entropy(&q_t);
+        Quantities {
+            i_xt: tol::clamp_negative_zero(i_xt, &T::one()),
+            i_ty: tol::clamp_negative_zero(i_ty, &T::one()),
+            h_t,
+            h_t_given_x,
+            q_t,
+        }
+    }
+}
+
+/// Counts distinct clusters: drops clusters with q(t) <= `mass_tol`, then merges
+/// clusters whose decoders agree within `decoder_tol` (max over y of |q(y|t) − q(y|t')|),
+/// greedily in order of decreasing mass. Returns, for each effective cluster, its mass
+/// and the original clusters it contains.
+///
+/// At a fixed point two clusters with equal decoders have proportional encoder
+/// columns, so merging them changes neither I(X;T) nor I(T;Y) (spec ib §3.5).
+pub fn effective_clusters<T: Real>(
+    q_t: &[T],
+    q_y_given_t: &DMatrix<T>,
+    mass_tol: &T,
+    decoder_tol: &T,
+) -> Vec<(T, Vec<usize>)> {
+    let mut order: Vec<usize> = (0..q_t.len()).filter(|&t| q_t[t] > *mass_tol).collect();
+    order.sort_by(|&a, &b| {
+        q_t[b]
+            .partial_cmp(&q_t[a])
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.cmp(&b))
+    });
+    let mut groups: Vec<(T, Vec<usize>)> = Vec::new();
+    for t in order {
+        let found = groups.iter_mut().find(|(_, members)| {
+            let lead = members[0];
+            (0..q_y_given_t.ncols()).all(|y| {
+                (q_y_given_t[(t, y)].clone() - &q_y_given_t[(lead, y)]).abs() <= *decoder_tol
+            })
+        });
+        match found {
+            Some((mass, members)) => {
+                *mass += &q_t[t];
+                members.push(t);
+            }
+            None => groups.push((q_t[t].clone(), vec![t])),
+        }
+    }
+    groups
+}

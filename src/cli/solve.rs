@@ -1,0 +1,332 @@
+//! `ibex solve`: one IB, dual-IB or DIB solution at a fixed beta.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use nalgebra::DMatrix;
+use serde_json::{json, Value};
+
+use super::report::Report;
+use super::{emit, Format, JointInput};
+use crate::bottleneck::Bottleneck;
+use crate::dib::GeneralizedIb;
+use crate::dual_ib::DualIb;
+use crate::error::{Error, Result};
+use crate::ib::Ib;
+use crate::info::{mutual_information, nats_to_bits};
+use crate::io::{read_joint, read_matrix, JointFile};
+use crate::scalar::{tol, Real};
+use crate::solve::{solve, solve_restarts, Init, MergeTol, Solution, Stop};
+use crate::with_precision;
+
+/// The bottleneck methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Method {
+    /// Information bottleneck (Tishby, Pereira & Bialek): KL[p(y|x) || q(y|t)], Markov decoder.
+    Ib,
+    /// Dual information bottleneck (Piran, Shwartz-Ziv & Tishby): KL[q(y|t) || p(y|x)], geometric-mean decoder.
+    Dualib,
+    /// Deterministic / generalised IB (Strouse & Schwab): H(T) - alpha H(T|X) - beta I(T;Y).
+    Dib,
+}
+
+/// Arguments of `ibex solve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SolveArgs {
+    /// The joint distribution.
+    #[command(flatten)]
+    pub input: JointInput,
+    /// beta in L = I(X;T) - beta I(T;Y) (natural-log convention; embo's beta is this times ln 2).
+    #[arg(long)]
+    pub beta: String,
+    /// Which method.
+    #[arg(long, value_enum, default_value_t = Method::Ib)]
+    pub method: Method,
+    /// alpha of the generalised IB (only with --method dib; 0 = deterministic IB, 1 = IB).
+    #[arg(long)]
+    pub alpha: Option<String>,
+    /// Number of clusters |T| (default |X|).
+    #[arg(long)]
+    pub clusters: Option<usize>,
+    /// Seed of the random initial encoder (ChaCha20).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Converged when max |q_{n+1}(t|x) - q_n(t|x)| <= tol (default epsilon^(2/3): 3.7e-11 in f64).
+    #[arg(long)]
+    pub tol: Option<String>,
+    /// Iteration cap.
+    #[arg(long, default_value_t = 100_000)]
+    pub max_iter: usize,
+    /// Initial encoder: random, identity (q(t|x) = [t = x mod K]) or a CSV file (rows x, columns t).
+    #[arg(long, default_value = "random")]
+    pub init: String,
+    /// Independent random starts (seeds seed, seed+1, ...), run in parallel; the lowest objective wins.
+    #[arg(long, default_value_t = 1)]
+    pub restarts: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+    /// Also write the encoder q(t|x) (rows x, columns t) as CSV; usable as --init.
+    #[arg(long)]
+    pub encoder_out: Option<PathBuf>,
+}
+
+/// Runs `ibex solve`.
+pub fn run(args: &SolveArgs, out: &mut dyn Write) -> Result<()> {
+    let report = with_precision!(args.input.precision, solve_report(args))?;
+    let text = match args.format {
+        Format::Table => report.table(),
+        Format::Json => format!("{}\n", serde_json::to_string_pretty(&report.json())?),
+        Format::Csv => report.csv(),
+    };
+    emit(out, &text)
+}
+
+/// Parses a real command-line value at the working precision.
+pub(crate) fn parse_real<T: Real>(name: &str, text: &str, expected: &str) -> Result<T> {
+    T::parse(text.trim())
+        .ok()
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| Error::parameter(name, format!("`{text}`"), expected))
+}
+
+/// The beta of a command line: finite and >= 0.
+pub(crate) fn parse_beta<T: Real>(text: &str) -> Result<T> {
+    let beta: T = parse_real("--beta", text, "a finite number >= 0")?;
+    if beta < T::zero() {
+        return Err(Error::parameter(
+            "--beta",
+            format!("`{text}`"),
+            "a finite number >= 0",
+        ));
+    }
+    Ok(beta)
+}
+
+/// The stopping rule of a command line.
+pub(crate) fn parse_stop<T: Real>(tol_text: Option<&str>, max_iter: usize) -> Result<Stop<T>> {
+    let tol = match tol_text {
+        Some(t) => {
+            let v: T = parse_real("--tol", t, "a positive number such as 1e-12")?;
+            if v <= T::zero() {
+                return Err(Error::parameter(
+                    "--tol",
+                    format!("`{t}`"),
+                    "a positive number",
+                ));
+            }
+            v
+        }
+        None => tol::default_tol::<T>(),
+    };
+    if max_iter == 0 {
+        return Err(Error::parameter("--max-iter", "0", "at least 1"));
+    }
+    Ok(Stop { max_iter, tol })
+}
+
+fn solve_report<T: Real>(args: &SolveArgs) -> Result<Report> {
+    let file = read_joint::<T>(&args.input.file, &args.input.read_options())?;
+    let beta = parse_beta::<T>(&args.beta)?;
+    let stop = parse_stop::<T>(args.tol.as_deref(), args.max_iter)?;
+    let clusters = args.clusters.unwrap_or(file.joint.nx());
+    if clusters == 0 || clusters > 100_000 {
+        return Err(Error::parameter(
+            "--clusters",
+            clusters.to_string(),
+            "between 1 and 100000",
+        ));
+    }
+    if args.restarts == 0 {
+        return Err(Error::parameter("--restarts", "0", "at least 1"));
+    }
+    if args.restarts > 1 && args.init != "random" {
+        return Err(Error::parameter(
+            "--restarts",
+            args.restarts.to_string(),
+            "1 unless --init random",
+        ));
+    }
+    match (args.method, &args.alpha) {
+        (Method::Ib, None) => finish_report(&Ib, args, &file, &beta, &stop, clusters),
+        (Method::Dualib, None) => finish_report(&DualIb, args, &file, &beta, &stop, clusters),
+        (Method::Dib, alpha) => {
+            let alpha = match alpha {
+                Some(a) => {
+                    let v: T = parse_real("--alpha", a, "a number >= 0")?;
+                    if v < T::zero() {
+                        return Err(Error::parameter(
+                            "--alpha",
+                            format!("`{a}`"),
+                            "a number >= 0",
+                        ));
+                    }
+                    v
+                }
+                None => T::zero(),
+            };
+            finish_report(
+                &GeneralizedIb { alpha },
+                args,
+                &file,
+                &beta,
+                &stop,
+                clusters,
+            )
+        }
+        (_, Some(_)) => Err(Error::parameter(
+            "--alpha",
+            "--alpha with --method ib or dualib",
+            "--alpha only with --method dib",
+        )),
+    }
+}
+
+fn initial_encoder<T: Real>(args: &SolveArgs, nx: usize, clusters: usize) -> Result<DMatrix<T>> {
+    let init = match args.init.as_str() {
+        "random" => Init::Random { seed: args.seed },
+        "identity" => Init::Identity,
+        path => Init::Encoder(read_matrix::<T>(path.as_ref())?),
+    };
+    init.encoder(nx, clusters)
+}
+
+fn finish_report<T: Real, B: Bottleneck<T>>(
+    method: &B,
+    args: &SolveArgs,
+    file: &JointFile<T>,
+    beta: &T,
+    stop: &Stop<T>,
+    clusters: usize,
+) -> Result<Report> {
+    let p = &file.joint;
+    let merge = MergeTol::for_stop(stop);
+    let (solution, seed) = if args.restarts > 1 {
+        solve_restarts(
+            method,
+            p,
+            beta,
+            clusters,
+            args.seed,
+            args.restarts,
+            stop,
+            &merge,
+        )
+    } else {
+        let init = initial_encoder::<T>(args, p.nx(), clusters)?;
+        (
+            solve(method, p, beta, init, stop, &merge, &mut ()),
+            args.seed,
+        )
+    };
+    if let Some(path) = &args.encoder_out {
+        write_encoder(path, &solution, file)?;
+    }
+    let mut warnings = Vec::new();
+    if method.name() == "dualib" && p.p_y_given_x().iter().any(|v| v.is_zero()) {
+        warnings.push("p(y|x) has zeros: the dual IB's geometric decoder is undefined for clusters whose members' supports do not intersect (such clusters are dropped)".to_string());
+    }
+    Ok(solution_report(
+        &solution,
+        file,
+        &mutual_information(p),
+        stop,
+        seed,
+        args,
+        warnings,
+    ))
+}
+
+fn write_encoder<T: Real>(path: &PathBuf, s: &Solution<T>, file: &JointFile<T>) -> Result<()> {
+    let mut text = format!(
+        "# encoder q(t|x) from ibex {} solve {} --method {} --beta {}; rows = x ({}), columns = t\n",
+        env!("CARGO_PKG_VERSION"),
+        file.source,
+        s.method,
+        s.beta.to_decimal(),
+        file.joint.x_labels().join(" ")
+    );
+    for x in 0..s.q_t_given_x.nrows() {
+        let row: Vec<String> = s
+            .q_t_given_x
+            .row(x)
+            .iter()
+            .map(|v| v.to_decimal())
+            .collect();
+        text.push_str(&row.join(","));
+        text.push('\n');
+    }
+    std::fs::write(path, text).map_err(|e| Error::io(path.display().to_string(), e))
+}
+
+/// The report of one solution (stable keys).
+fn solution_report<T: Real>(
+    s: &Solution<T>,
+    file: &JointFile<T>,
+    i_xy: &T,
+    stop: &Stop<T>,
+    seed: u64,
+    args: &SolveArgs,
+    warnings: Vec<String>,
+) -> Report {
+    let mut r = Report::default();
+    r.value("file", "file", "", Value::String(file.source.clone()));
+    r.value("method", "method", "", Value::String(s.method.into()));
+    r.real("beta", "beta", "", &s.beta);
+    r.value(
+        "precision_bits",
+        "precision",
+        "bits",
+        json!(T::PRECISION_BITS),
+    );
+    r.real("i_xt_bits", "I(X;T)", "bits", &nats_to_bits(&s.i_xt));
+    r.real("i_ty_bits", "I(T;Y)", "bits", &nats_to_bits(&s.i_ty));
+    r.real("h_t_bits", "H(T)", "bits", &nats_to_bits(&s.h_t));
+    r.real(
+        "i_xy_bits",
+        "I(X;Y) (the bound on I(T;Y))",
+        "bits",
+        &nats_to_bits(i_xy),
+    );
+    r.real("objective", "objective", "nats", &s.objective);
+    r.value("clusters", "distinct clusters", "", json!(s.clusters.len()));
+    r.value(
+        "clusters_allowed",
+        "clusters allowed |T|",
+        "",
+        json!(s.q_t.len()),
+    );
+    r.value("iterations", "iterations", "", json!(s.iterations));
+    r.value(
+        "termination",
+        "termination",
+        "",
+        Value::String(s.termination.as_str().into()),
+    );
+    r.real("residual", "residual max|dq(t|x)|", "", &s.residual);
+    r.real("tol", "tolerance", "", &stop.tol);
+    r.value("seed", "seed (random start)", "", json!(seed));
+    r.value("restarts", "restarts", "", json!(args.restarts));
+    let masses: Vec<T> = s.clusters.iter().map(|(m, _)| m.clone()).collect();
+    r.reals("q_t", "q(t) of the distinct clusters", "", &masses);
+    let decoders: Vec<Value> = s
+        .clusters
+        .iter()
+        .map(|(_, members)| {
+            json!(s
+                .q_y_given_t
+                .row(members[0])
+                .iter()
+                .map(|v| v.to_f64())
+                .collect::<Vec<_>>())
+        })
+        .collect();
+    r.value(
+        "q_y_given_t",
+        "q(y|t) of the distinct clusters",
+        "",
+        Value::Array(decoders),
+    );
+    r.value("warnings", "warnings", "", json!(warnings));
+    r
+}

@@ -1,0 +1,71 @@
+//! `Ib`: the information bottleneck of Tishby, Pereira & Bialek.
+//!
+//! Minimises L = I(X;T) − β I(T;Y) over encoders q(t|x), with the Markov decoder and the
+//! KL distortion. The self-consistent equations [TPB99]:
+//!
+//! q(t|x) = q(t) exp(−β KL[p(y|x) ‖ q(y|t)]) / Z(x,β);  q(t) = Σ_x p(x) q(t|x);
+//! q(y|t) = Σ_x p(y|x) q(x|t).
+
+use nalgebra::DMatrix;
+
+use crate::bottleneck::{
+    ln_or_zero, markov_decoder, positive_indicator, zero_indicator, Bottleneck, Decoder, Quantities,
+};
+use crate::dist::Joint;
+use crate::scalar::Real;
+
+/// The information bottleneck [TPB99].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Ib;
+
+/// KL[p(y|x) ‖ q(y|t)] for all x, t, as a masked matrix product:
+/// d(x,t) = Σ_y p(y|x) ln p(y|x) − Σ_{y: p(y|x)>0} p(y|x) ln q(y|t), and +inf when some
+/// y has p(y|x) > 0 = q(y|t). Used by the IB and the generalised IB.
+pub(crate) fn kl_distortion<T: Real>(p: &Joint<T>, decoder: &Decoder<T>) -> DMatrix<T> {
+    let p_y_given_x = p.p_y_given_x();
+    let (nx, nt) = (p.nx(), decoder.live.len());
+    let neg_entropy = p.neg_entropy_rows();
+    let ln_q0 = ln_or_zero(&decoder.q_y_given_t);
+    let cross = p_y_given_x * ln_q0.transpose();
+    let missing = {
+        let any_zero = decoder.q_y_given_t.iter().any(|v| v.is_zero());
+        any_zero.then(|| {
+            positive_indicator(p_y_given_x) * zero_indicator(&decoder.q_y_given_t).transpose()
+        })
+    };
+    DMatrix::from_fn(nx, nt, |x, t| {
+        let infinite = !decoder.live[t] || missing.as_ref().is_some_and(|m| m[(x, t)] > T::zero());
+        if infinite {
+            T::infinity()
+        } else {
+            (neg_entropy[x].clone() - &cross[(x, t)]).max_of(T::zero())
+        }
+    })
+}
+
+impl<T: Real> Bottleneck<T> for Ib {
+    fn name(&self) -> &'static str {
+        "ib"
+    }
+
+    /// The Markov decoder q(y|t) = Σ_x p(x,y) q(t|x) / q(t).
+    fn decoder(&self, p: &Joint<T>, q_t_given_x: &DMatrix<T>, q_t: &[T]) -> Decoder<T> {
+        markov_decoder(p, q_t_given_x, q_t)
+    }
+
+    /// d(x,t) = KL[p(y|x) ‖ q(y|t)].
+    fn distortion(&self, p: &Joint<T>, decoder: &Decoder<T>) -> DMatrix<T> {
+        kl_distortion(p, decoder)
+    }
+
+    /// L = I(X;T) − β I(T;Y).
+    fn objective(
+        &self,
+        _p: &Joint<T>,
+        beta: &T,
+        _q_t_given_x: &DMatrix<T>,
+        q: &Quantities<T>,
+    ) -> T {
+        q.i_xt.clone() - beta.clone() * &q.i_ty
+    }
+}
