@@ -1,2 +1,68 @@
-//! Closed-form NNGP/NTK kernels of infinitely wide fully connected networks, the infinite
-//! ensemble's Gaussian outputs under gradient flow, and information quantities from them.
+//! Closed-form information of infinite ensembles of infinitely wide networks (NTK).
+//!
+//! An infinitely wide fully connected network at initialisation is a Gaussian process
+//! with the NNGP kernel K; trained by gradient flow on the MSE loss it stays linear in
+//! its parameters and evolves with the neural tangent kernel Θ, so the outputs of the
+//! infinite ensemble (over random initialisations) are Gaussian at every training time
+//! t with a closed-form mean and covariance [Lee19]. Following Shwartz-Ziv & Alemi
+//! [SZA19], this makes information quantities of the ensemble's representation Z (the
+//! output) tractable. Everything is generic over [`Real`](crate::Real): `f64` and MPFR.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`kernel`] | NNGP K and NTK Θ of FC ReLU/erf/identity networks (neural-tangents conventions [NT20]) |
+//! | [`ensemble`] | the ensemble's mean and covariance at time t (NTK and NNGP regimes, t = ∞, diag_reg) |
+//! | [`gaussian`] | Kolchinsky-Tracey bounds [KT17], exact 1-D I(X;Z) by quadrature, KL, Gibbs and Bayes log-likelihoods |
+//! | [`study`] | everything along t, as the rows `ibex ntk` writes |
+//! | [`linalg`] | Cholesky, triangular solves and the symmetric eigen-decomposition over `Real` |
+//! | [`data`] | reading labelled points from CSV |
+//!
+//! All information quantities are in **nats**. The mathematics and its sources are in
+//! `shared/spec/ntk-math.md` (sections B-D verified against neural-tangents 0.6.5); the
+//! tests compare with a neural-tangents oracle stored in `data/reference/ntk/`.
+//!
+//! ```
+//! use ibex::ntk::{ensemble::{Ensemble, Regime, Time, Training}, kernel::{Activation, FcNetwork, Kernels}};
+//! use nalgebra::DMatrix;
+//!
+//! let net = FcNetwork::uniform(Activation::Relu, 1, 1.5, 0.1).unwrap();
+//! let x_train = DMatrix::from_row_slice(2, 3, &[0.9, -0.35, 0.4, 0.1, 0.2, -0.7]);
+//! let y_train = DMatrix::from_row_slice(2, 1, &[0.5, -0.2]);
+//! let x_test = DMatrix::from_row_slice(1, 3, &[0.3, 0.3, 0.3]);
+//! let kernels = Kernels::new(&net, &x_train, &x_test).unwrap();
+//! assert!((kernels.nngp[(0, 0)] - 0.94304687500000).abs() < 1e-12); // spec B.3 hand check
+//! let ens = Ensemble::new(&kernels, &y_train, Regime::Ntk, &Training::default()).unwrap();
+//! let at_inf = ens.train(&Time::Infinity);
+//! assert_eq!(at_inf.mean, y_train); // t = ∞ interpolates the training targets
+//! ```
+
+pub mod data;
+pub mod ensemble;
+pub mod gaussian;
+pub mod kernel;
+pub mod linalg;
+pub mod study;
+
+use crate::scalar::Real;
+
+/// A number as written in output files: for `f64` the shortest decimal that reads back
+/// to the same value (plain notation between 1e-5 and 1e16, exponent notation outside);
+/// above `f64` the working precision's digits ([`Real::to_decimal`]).
+pub fn decimal<T: Real>(x: &T) -> String {
+    if T::PRECISION_BITS > 53 {
+        return x.to_decimal();
+    }
+    let v = x.to_f64();
+    if v.is_nan() {
+        return "nan".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    let a = v.abs();
+    if v == 0.0 || (1e-5..1e16).contains(&a) {
+        format!("{v}")
+    } else {
+        format!("{v:e}")
+    }
+}
