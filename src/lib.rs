@@ -63,6 +63,8 @@ pub mod spectrum;
 
 #[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "cli")]
+pub mod plot;
 
 pub use dist::Joint;
 pub use error::{Error, Result};

@@ -155,6 +155,32 @@ fn warn(warnings: &mut Vec<String>, w: String) {
     }
 }
 
+/// Undefined quantities, gathered as (what, reason) → the times where they happened.
+#[derive(Default)]
+struct Gaps(Vec<(String, String, Vec<String>)>);
+
+impl Gaps {
+    fn note(&mut self, what: String, reason: &str, at: String) {
+        match self.0.iter_mut().find(|g| g.0 == what && g.1 == reason) {
+            Some(g) => {
+                if !g.2.contains(&at) {
+                    g.2.push(at)
+                }
+            }
+            None => self.0.push((what, reason.to_string(), vec![at])),
+        }
+    }
+
+    fn into_warnings(self, warnings: &mut Vec<String>) {
+        for (what, reason, at) in self.0 {
+            warn(
+                warnings,
+                format!("{what} is empty at t = {}: {reason}", at.join(", ")),
+            );
+        }
+    }
+}
+
 /// E L = (1/(2n)) [Σ (Y − μ)² + k tr Σ], n = rows·k.
 fn expected_loss<T: Real>(y: &DMatrix<T>, g: &Gaussian<T>) -> Option<T> {
     let (m, k) = y.shape();
@@ -210,6 +236,7 @@ pub fn run_study<T: Real>(
     let (m, k) = (x_test.nrows(), y_train.ncols());
     let trace_ntk = kernels.trace_ntk_train();
     let mut warnings = Vec::new();
+    let mut gaps = Gaps::default();
     let mut predictions = Vec::new();
     let mut info = Vec::new();
     let mut diag_reg_effective = Vec::new();
@@ -277,7 +304,7 @@ pub fn run_study<T: Real>(
             let kl_test = if m > 0 {
                 let v = kl_gaussians(&te.mean, &te.cov, &prior_test.mean, &prior_test.cov);
                 if v.is_none() {
-                    warn(&mut warnings, format!("{name}, t = {tt}: kl_posterior_prior is empty: the test covariance (or the prior's) is not positive definite (a singular posterior has KL = +inf)"));
+                    gaps.note(format!("{name}: kl_posterior_prior"), "the test covariance (or the prior's) is not positive definite at the working precision (a singular posterior has KL = +inf)", tt.clone());
                 }
                 v
             } else {
@@ -286,7 +313,7 @@ pub fn run_study<T: Real>(
             let kl_train = {
                 let v = kl_gaussians(&tr.mean, &tr.cov, &prior_train.mean, &prior_train.cov);
                 if v.is_none() {
-                    warn(&mut warnings, format!("{name}, t = {tt}: kl_posterior_prior_train is empty: the training covariance (or the prior's) is not positive definite (a singular posterior has KL = +inf)"));
+                    gaps.note(format!("{name}: kl_posterior_prior_train"), "the training covariance (or the prior's) is not positive definite at the working precision (a singular posterior has KL = +inf)", tt.clone());
                 }
                 v
             };
@@ -324,7 +351,7 @@ pub fn run_study<T: Real>(
                 let vars: Vec<T> = raw.iter().map(|v| v.clone() + noise).collect();
                 let bounds = pairwise_bounds(&means, &vars, Some(&labels));
                 if bounds.is_none() {
-                    warn(&mut warnings, format!("{name}, t = {tt}, noise_var = {}: I(X;Z) and I(Z;Y) are empty: some point has zero variance (a point mass: I is infinite or undefined); use --noise-var > 0", noise.to_decimal()));
+                    gaps.note(format!("{name}: i_xz_* and i_zy_* with noise_var = {}", super::decimal(noise)), "some point has zero variance (a point mass: I(X;Z) is infinite or undefined); use --noise-var > 0", tt.clone());
                 }
                 let (i_xz_exact, i_zy_exact) = if exact_ok && bounds.is_some() {
                     let mcol: Vec<T> = means.column(0).iter().cloned().collect();
@@ -371,6 +398,7 @@ pub fn run_study<T: Real>(
             }
         }
     }
+    gaps.into_warnings(&mut warnings);
     Ok(Study {
         kernels,
         predictions,

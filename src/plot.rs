@@ -1,0 +1,279 @@
+//! Line plots written as SVG and PNG (plotters), for the information-along-t plots of
+//! `ibex ntk` and the information planes of the IB solvers.
+//!
+//! Text in the PNG is rendered with the DejaVu Sans font bundled in `data/fonts/`
+//! (Bitstream Vera license, in `data/fonts/DejaVuSans-LICENSE.txt`), so no system font is
+//! needed; the SVG names the font family and leaves rendering to the viewer.
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::{register_font, FontStyle};
+
+use crate::error::{Error, Result};
+
+static FONT: &[u8] = include_bytes!("../data/fonts/DejaVuSans.ttf");
+static REGISTER: Once = Once::new();
+
+/// One named line: (x, y) points in order. Points with a non-finite coordinate (or
+/// x ≤ 0 on a log axis) are left out, and the line is broken there.
+#[derive(Clone, Debug, Default)]
+pub struct Series {
+    /// The legend entry.
+    pub name: String,
+    /// The points.
+    pub points: Vec<(f64, f64)>,
+    /// Drawn dashed (for example the second regime, or an upper bound).
+    pub dashed: bool,
+}
+
+impl Series {
+    /// A solid line.
+    pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Series {
+            name: name.into(),
+            points,
+            dashed: false,
+        }
+    }
+}
+
+fn plot_error(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::io(
+        path.display().to_string(),
+        std::io::Error::other(e.to_string()),
+    )
+}
+
+fn usable(p: &(f64, f64), log_x: bool) -> bool {
+    p.0.is_finite() && p.1.is_finite() && (!log_x || p.0 > 0.0)
+}
+
+/// The colours, in order (Okabe-Ito first, readable by colour-blind readers, then four
+/// more), repeated after twelve series.
+const COLOURS: [RGBColor; 12] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(0, 0, 0),
+    RGBColor(153, 0, 0),
+    RGBColor(102, 51, 153),
+    RGBColor(128, 128, 0),
+    RGBColor(128, 128, 128),
+    RGBColor(200, 180, 40),
+];
+
+/// Writes `<path_stem>.svg` and `<path_stem>.png` (1200 × 650 pixels): every series as a
+/// line with point markers, against a linear or logarithmic x axis, with the legend in a
+/// panel to the right of the chart.
+/// Returns the two paths. Series without a usable point are left out of the plot; when
+/// no series has one, the plot says so in its title.
+///
+/// # Errors
+/// [`Error::Io`] naming the file when it cannot be written.
+pub fn line_plot(
+    path_stem: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    log_x: bool,
+    series: &[Series],
+) -> Result<[PathBuf; 2]> {
+    REGISTER.call_once(|| {
+        // The font is compiled in; a failure here would be a corrupt build.
+        let _ = register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+    let svg = path_stem.with_extension("svg");
+    let png = path_stem.with_extension("png");
+    {
+        let root = SVGBackend::new(&svg, (1200, 650)).into_drawing_area();
+        draw(&root, title, x_label, y_label, log_x, series).map_err(|e| plot_error(&svg, e))?;
+        root.present().map_err(|e| plot_error(&svg, e))?;
+    }
+    {
+        let root = BitMapBackend::new(&png, (1200, 650)).into_drawing_area();
+        draw(&root, title, x_label, y_label, log_x, series).map_err(|e| plot_error(&png, e))?;
+        root.present().map_err(|e| plot_error(&png, e))?;
+    }
+    Ok([svg, png])
+}
+
+fn range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    let mut lo = f64::INFINITY;
+    let mut hi = f64::NEG_INFINITY;
+    for v in values {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        return None;
+    }
+    if hi - lo <= f64::EPSILON * lo.abs().max(hi.abs()).max(1e-300) {
+        let pad = if lo == 0.0 { 1.0 } else { lo.abs() * 0.05 };
+        return Some((lo - pad, hi + pad));
+    }
+    Some((lo, hi))
+}
+
+type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    log_x: bool,
+    series: &[Series],
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    let pts = || {
+        series
+            .iter()
+            .flat_map(|s| s.points.iter())
+            .filter(|p| usable(p, log_x))
+    };
+    let (Some((x0, x1)), Some((y0, y1))) = (range(pts().map(|p| p.0)), range(pts().map(|p| p.1)))
+    else {
+        root.titled(&format!("{title} (nothing to plot)"), ("sans-serif", 24))?;
+        return Ok(());
+    };
+    let pad = (y1 - y0) * 0.05;
+    let (y0, y1) = (y0 - pad, y1 + pad);
+    let (width, _) = root.dim_in_pixel();
+    let (plot_area, legend_area) = root.split_horizontally(width.saturating_sub(260));
+    legend_panel(&legend_area, series)?;
+    let mut builder = ChartBuilder::on(&plot_area);
+    builder
+        .caption(title, ("sans-serif", 24))
+        .margin(15)
+        .x_label_area_size(50)
+        .y_label_area_size(80);
+    if log_x {
+        let (x0, x1) = if x1 / x0 < 1.0 + 1e-9 {
+            (x0 / 2.0, x1 * 2.0)
+        } else {
+            (x0, x1)
+        };
+        let mut chart = builder.build_cartesian_2d((x0..x1).log_scale(), y0..y1)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .label_style(("sans-serif", 16))
+            .x_label_formatter(&|x| format!("{x:.0e}"))
+            .draw()?;
+        for (k, s) in series.iter().enumerate() {
+            draw_series(&mut chart, k, s, log_x)?;
+        }
+    } else {
+        let mut chart = builder.build_cartesian_2d(x0..x1, y0..y1)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .label_style(("sans-serif", 16))
+            .draw()?;
+        for (k, s) in series.iter().enumerate() {
+            draw_series(&mut chart, k, s, log_x)?;
+        }
+    }
+    Ok(())
+}
+
+fn draw_series<'a, DB, X, Y>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    k: usize,
+    s: &Series,
+    log_x: bool,
+) -> DrawResult
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let colour = COLOURS[k % COLOURS.len()];
+    let style = ShapeStyle::from(&colour).stroke_width(2);
+    // Split into runs of usable points, so that gaps stay gaps.
+    let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+    for p in &s.points {
+        if usable(p, log_x) {
+            runs.last_mut().expect("non-empty").push(*p);
+        } else if !runs.last().expect("non-empty").is_empty() {
+            runs.push(Vec::new());
+        }
+    }
+    for run in runs.into_iter().filter(|r| !r.is_empty()) {
+        if s.dashed {
+            chart.draw_series(DashedLineSeries::new(run.clone(), 8, 5, style))?;
+        } else {
+            chart.draw_series(LineSeries::new(run.clone(), style))?;
+        }
+        chart.draw_series(
+            run.iter()
+                .map(|&p| Circle::new(p, 3, ShapeStyle::from(&colour).filled())),
+        )?;
+    }
+    Ok(())
+}
+
+/// The legend: one short line (dashed where the series is) and the name per series.
+fn legend_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, series: &[Series]) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let font = ("sans-serif", 15).into_font().color(&BLACK);
+    for (k, s) in series.iter().enumerate() {
+        let colour = COLOURS[k % COLOURS.len()];
+        let y = 60 + 24 * k as i32;
+        let style = ShapeStyle::from(&colour).stroke_width(2);
+        if s.dashed {
+            area.draw(&PathElement::new(vec![(10, y), (18, y)], style))?;
+            area.draw(&PathElement::new(vec![(24, y), (32, y)], style))?;
+        } else {
+            area.draw(&PathElement::new(vec![(10, y), (32, y)], style))?;
+        }
+        area.draw(&Circle::new((21, y), 3, ShapeStyle::from(&colour).filled()))?;
+        area.draw(&Text::new(s.name.clone(), (40, y - 8), font.clone()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_svg_and_png_with_gaps_and_log_axis() {
+        let dir = tempfile::tempdir().unwrap();
+        let stem = dir.path().join("p");
+        let s = vec![
+            Series::new(
+                "a",
+                vec![(1e-2, 1.0), (1.0, 2.0), (f64::INFINITY, 3.0), (1e3, 0.5)],
+            ),
+            Series {
+                name: "b".into(),
+                points: vec![(0.0, 1.0), (10.0, f64::NAN), (100.0, 1.5)],
+                dashed: true,
+            },
+        ];
+        let [svg, png] = line_plot(&stem, "t", "x", "y", true, &s).unwrap();
+        let text = std::fs::read_to_string(&svg).unwrap();
+        assert!(text.contains("<svg") && text.contains(">a<"));
+        let bytes = std::fs::read(&png).unwrap();
+        assert_eq!(&bytes[1..4], b"PNG");
+        let [svg, _] = line_plot(&stem, "empty", "x", "y", false, &[]).unwrap();
+        assert!(std::fs::read_to_string(svg)
+            .unwrap()
+            .contains("nothing to plot"));
+    }
+}
