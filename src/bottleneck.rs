@@ -88,14 +88,23 @@ pub(crate) fn ln_or_zero<T: Real>(m: &DMatrix<T>) -> DMatrix<T> {
     m.map(|v| if v.is_zero() { T::zero() } else { v.ln() })
 }
 
-/// 1 where `m` is zero, 0 elsewhere.
-pub(crate) fn zero_indicator<T: Real>(m: &DMatrix<T>) -> DMatrix<T> {
-    m.map(|v| if v.is_zero() { T::one() } else { T::zero() })
+/// `true` where `m` is zero.
+pub(crate) fn is_zero<T: Real>(m: &DMatrix<T>) -> DMatrix<bool> {
+    m.map(|v| v.is_zero())
 }
 
-/// 1 where `m` is positive, 0 elsewhere.
-pub(crate) fn positive_indicator<T: Real>(m: &DMatrix<T>) -> DMatrix<T> {
-    m.map(|v| if v > T::zero() { T::one() } else { T::zero() })
+/// `true` where `m` is positive.
+pub(crate) fn is_positive<T: Real>(m: &DMatrix<T>) -> DMatrix<bool> {
+    m.map(|v| v > T::zero())
+}
+
+/// Support overlap: `out[(i, j)]` is true iff some k has `a[(i, k)]` and `b[(j, k)]`
+/// (a boolean product a·bᵀ). Used to find where ln 0 would enter a product.
+pub(crate) fn overlap(a: &DMatrix<bool>, b: &DMatrix<bool>) -> DMatrix<bool> {
+    assert_eq!(a.ncols(), b.ncols(), "overlap: inner dimensions differ");
+    DMatrix::from_fn(a.nrows(), b.nrows(), |i, j| {
+        (0..a.ncols()).any(|k| a[(i, k)] && b[(j, k)])
+    })
 }
 
 /// The Markov (arithmetic-mean) decoder of the IB: the conditional of the joint that
@@ -104,8 +113,7 @@ pub(crate) fn positive_indicator<T: Real>(m: &DMatrix<T>) -> DMatrix<T> {
 /// # Formula
 /// q(y|t) = Σ_x p(x,y) q(t|x) / q(t) = Σ_x p(y|x) q(x|t)  [TPB99]
 pub fn markov_decoder<T: Real>(p: &Joint<T>, q_t_given_x: &DMatrix<T>, q_t: &[T]) -> Decoder<T> {
-    // An explicit transpose, so that the product goes through gemm (`tr_mul` does not).
-    let numerator = q_t_given_x.transpose() * p.p_xy();
+    let numerator = T::matmul(&q_t_given_x.transpose(), p.p_xy());
     let nt = q_t.len();
     let live: Vec<bool> = q_t.iter().map(|m| !m.is_zero()).collect();
     let q_y_given_t = DMatrix::from_fn(nt, p.ny(), |t, y| {

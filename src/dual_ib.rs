@@ -16,7 +16,7 @@
 
 use nalgebra::DMatrix;
 
-use crate::bottleneck::{positive_indicator, zero_indicator, Bottleneck, Decoder, Quantities};
+use crate::bottleneck::{is_positive, is_zero, overlap, Bottleneck, Decoder, Quantities};
 use crate::dist::Joint;
 use crate::scalar::Real;
 
@@ -43,10 +43,14 @@ pub fn geometric_decoder<T: Real>(
             p.p_x()[x].clone() * &q_t_given_x[(x, t)] / &q_t[t]
         }
     });
-    let weighted = &q_x_given_t * p.ln_p_y_given_x();
-    let has_zero = p.has_zero_conditionals();
-    let killed =
-        has_zero.then(|| positive_indicator(&q_x_given_t) * zero_indicator(p.p_y_given_x()));
+    let weighted = T::matmul(&q_x_given_t, p.ln_p_y_given_x());
+    // y is killed in cluster t when some member x (q(x|t) > 0) has p(y|x) = 0.
+    let killed = p.has_zero_conditionals().then(|| {
+        overlap(
+            &is_positive(&q_x_given_t),
+            &is_zero(p.p_y_given_x()).transpose(),
+        )
+    });
     let mut q_y_given_t = DMatrix::from_element(nt, ny, T::zero());
     let mut live = vec![false; nt];
     let mut ln_z = vec![None; nt];
@@ -54,7 +58,7 @@ pub fn geometric_decoder<T: Real>(
         if q_t[t].is_zero() {
             continue;
         }
-        let allowed = |y: usize| killed.as_ref().is_none_or(|k| k[(t, y)].is_zero());
+        let allowed = |y: usize| killed.as_ref().is_none_or(|k| !k[(t, y)]);
         let max = (0..ny)
             .filter(|&y| allowed(y))
             .map(|y| weighted[(t, y)].clone())
@@ -87,10 +91,13 @@ impl<T: Real> Bottleneck<T> for DualIb {
     /// when q(y|t) > 0 = p(y|x) for some y, or the cluster is dead.
     fn distortion(&self, p: &Joint<T>, decoder: &Decoder<T>) -> DMatrix<T> {
         let (nx, nt) = (p.nx(), decoder.live.len());
-        let cross = p.ln_p_y_given_x() * decoder.q_y_given_t.transpose();
-        let has_zero = p.has_zero_conditionals();
-        let missing = has_zero.then(|| {
-            zero_indicator(p.p_y_given_x()) * positive_indicator(&decoder.q_y_given_t).transpose()
+        let cross = T::matmul(p.ln_p_y_given_x(), &decoder.q_y_given_t.transpose());
+        // Where q(y|t) > 0 = p(y|x) for some y, the distortion is +inf.
+        let missing = p.has_zero_conditionals().then(|| {
+            overlap(
+                &is_zero(p.p_y_given_x()),
+                &is_positive(&decoder.q_y_given_t),
+            )
         });
         let neg_entropy: Vec<T> = (0..nt)
             .map(|t| {
@@ -102,8 +109,7 @@ impl<T: Real> Bottleneck<T> for DualIb {
             })
             .collect();
         DMatrix::from_fn(nx, nt, |x, t| {
-            let infinite =
-                !decoder.live[t] || missing.as_ref().is_some_and(|m| m[(x, t)] > T::zero());
+            let infinite = !decoder.live[t] || missing.as_ref().is_some_and(|m| m[(x, t)]);
             if infinite {
                 T::infinity()
             } else {

@@ -9,7 +9,7 @@
 use nalgebra::DMatrix;
 
 use crate::bottleneck::{
-    ln_or_zero, markov_decoder, positive_indicator, zero_indicator, Bottleneck, Decoder, Quantities,
+    is_positive, is_zero, ln_or_zero, markov_decoder, overlap, Bottleneck, Decoder, Quantities,
 };
 use crate::dist::Joint;
 use crate::scalar::Real;
@@ -26,15 +26,15 @@ pub(crate) fn kl_distortion<T: Real>(p: &Joint<T>, decoder: &Decoder<T>) -> DMat
     let (nx, nt) = (p.nx(), decoder.live.len());
     let neg_entropy = p.neg_entropy_rows();
     let ln_q0 = ln_or_zero(&decoder.q_y_given_t);
-    let cross = p_y_given_x * ln_q0.transpose();
-    let missing = {
-        let any_zero = decoder.q_y_given_t.iter().any(|v| v.is_zero());
-        any_zero.then(|| {
-            positive_indicator(p_y_given_x) * zero_indicator(&decoder.q_y_given_t).transpose()
-        })
-    };
+    let cross = T::matmul(p_y_given_x, &ln_q0.transpose());
+    // Where p(y|x) > 0 = q(y|t) for some y, the distortion is +inf.
+    let missing = decoder
+        .q_y_given_t
+        .iter()
+        .any(|v| v.is_zero())
+        .then(|| overlap(&is_positive(p_y_given_x), &is_zero(&decoder.q_y_given_t)));
     DMatrix::from_fn(nx, nt, |x, t| {
-        let infinite = !decoder.live[t] || missing.as_ref().is_some_and(|m| m[(x, t)] > T::zero());
+        let infinite = !decoder.live[t] || missing.as_ref().is_some_and(|m| m[(x, t)]);
         if infinite {
             T::infinity()
         } else {

@@ -10,6 +10,7 @@
 use std::fmt::{Debug, Display};
 use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 
+use nalgebra::DMatrix;
 use num_traits::{One, Zero};
 
 #[cfg(feature = "mpfr")]
@@ -122,6 +123,38 @@ pub trait Real:
         }
     }
 
+    /// `self += a · b`. MPFR overrides this with one fused, allocation-free
+    /// multiply-add (rounded once).
+    fn add_mul(&mut self, a: &Self, b: &Self) {
+        *self += a.clone() * b;
+    }
+
+    /// The matrix product `a · b`. The default is a plain triple loop over
+    /// [`Real::add_mul`] (allocation-free for MPFR); `f64` overrides it with nalgebra's
+    /// gemm (matrixmultiply). Every algorithm calls this, so the kernel is chosen per
+    /// scalar type while the algorithm stays one generic code path.
+    ///
+    /// # Panics
+    /// If the inner dimensions differ.
+    fn matmul(a: &DMatrix<Self>, b: &DMatrix<Self>) -> DMatrix<Self> {
+        assert_eq!(a.ncols(), b.nrows(), "matmul: inner dimensions differ");
+        let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
+        let mut out = DMatrix::from_element(m, n, Self::zero());
+        // Column-major storage: walk b's columns and a's columns contiguously.
+        for j in 0..n {
+            for l in 0..k {
+                let blj = &b[(l, j)];
+                if blj.is_zero() {
+                    continue;
+                }
+                for i in 0..m {
+                    out[(i, j)].add_mul(&a[(i, l)], blj);
+                }
+            }
+        }
+        out
+    }
+
     /// The smaller of two values (`self` when they compare equal or unordered).
     fn min_of(self, other: Self) -> Self {
         if other < self {
@@ -196,6 +229,12 @@ impl Real for f64 {
     }
     fn is_nan(&self) -> bool {
         f64::is_nan(*self)
+    }
+    fn add_mul(&mut self, a: &Self, b: &Self) {
+        *self += a * b;
+    }
+    fn matmul(a: &DMatrix<Self>, b: &DMatrix<Self>) -> DMatrix<Self> {
+        a * b
     }
 }
 

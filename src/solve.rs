@@ -297,10 +297,40 @@ pub fn normalize_rows<T: Real>(m: &mut DMatrix<T>) {
     }
 }
 
-/// Solves from `restarts` random initialisations (seeds `seed`, `seed + 1`, ...) in
-/// parallel (rayon) and returns the solution with the lowest objective and its seed.
-/// Ties go to the lowest seed, and each run is sequential, so the answer does not depend
-/// on the number of threads.
+/// Solves from each of `starts` in parallel (rayon) and returns the solution with the
+/// lowest objective and the index of its start. Ties go to the lowest index, and each run
+/// is sequential, so the answer does not depend on the number of threads.
+///
+/// # Panics
+/// If `starts` is empty or a start has the wrong number of rows.
+pub fn solve_best<T: Real, B: Bottleneck<T>>(
+    method: &B,
+    p: &Joint<T>,
+    beta: &T,
+    starts: Vec<DMatrix<T>>,
+    stop: &Stop<T>,
+    merge: &MergeTol<T>,
+) -> (Solution<T>, usize) {
+    assert!(!starts.is_empty(), "at least one start");
+    let runs: Vec<Solution<T>> = starts
+        .into_par_iter()
+        .map(|init| solve(method, p, beta, init, stop, merge, &mut ()))
+        .collect();
+    runs.into_iter()
+        .enumerate()
+        .reduce(|best, next| {
+            if next.1.objective < best.1.objective {
+                next
+            } else {
+                best
+            }
+        })
+        .map(|(i, s)| (s, i))
+        .expect("at least one run")
+}
+
+/// Solves from `restarts` random initialisations (seeds `seed`, `seed + 1`, ...) with
+/// [`solve_best`] and returns the best solution and its seed.
 ///
 /// # Panics
 /// If `restarts` is 0.
@@ -316,23 +346,15 @@ pub fn solve_restarts<T: Real, B: Bottleneck<T>>(
     merge: &MergeTol<T>,
 ) -> (Solution<T>, u64) {
     assert!(restarts > 0, "at least one restart");
-    let runs: Vec<(Solution<T>, u64)> = (0..restarts as u64)
-        .into_par_iter()
+    let starts = (0..restarts as u64)
         .map(|k| {
-            let s = seed.wrapping_add(k);
-            let init = Init::<T>::Random { seed: s }
-                .encoder(p.nx(), clusters)
-                .expect("random initial encoders are valid");
-            (solve(method, p, beta, init, stop, merge, &mut ()), s)
+            Init::<T>::Random {
+                seed: seed.wrapping_add(k),
+            }
+            .encoder(p.nx(), clusters)
+            .expect("random initial encoders are valid")
         })
         .collect();
-    runs.into_iter()
-        .reduce(|best, next| {
-            if next.0.objective < best.0.objective {
-                next
-            } else {
-                best
-            }
-        })
-        .expect("at least one run")
+    let (solution, index) = solve_best(method, p, beta, starts, stop, merge);
+    (solution, seed.wrapping_add(index as u64))
 }

@@ -16,7 +16,7 @@ use crate::ib::Ib;
 use crate::info::{mutual_information, nats_to_bits};
 use crate::io::{read_joint, read_matrix, JointFile};
 use crate::scalar::{tol, Real};
-use crate::solve::{solve, solve_restarts, Init, MergeTol, Solution, Stop};
+use crate::solve::{solve_best, Init, MergeTol, Solution, Stop};
 use crate::with_precision;
 
 /// The bottleneck methods.
@@ -37,13 +37,13 @@ pub struct SolveArgs {
     #[command(flatten)]
     pub input: JointInput,
     /// beta in L = I(X;T) - beta I(T;Y) (natural-log convention; embo's beta is this times ln 2).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub beta: String,
     /// Which method.
     #[arg(long, value_enum, default_value_t = Method::Ib)]
     pub method: Method,
     /// alpha of the generalised IB (only with --method dib; 0 = deterministic IB, 1 = IB).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub alpha: Option<String>,
     /// Number of clusters |T| (default |X|).
     #[arg(long)]
@@ -52,16 +52,18 @@ pub struct SolveArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Converged when max |q_{n+1}(t|x) - q_n(t|x)| <= tol (default epsilon^(2/3): 3.7e-11 in f64).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub tol: Option<String>,
     /// Iteration cap.
     #[arg(long, default_value_t = 100_000)]
     pub max_iter: usize,
-    /// Initial encoder: random, identity (q(t|x) = [t = x mod K]) or a CSV file (rows x, columns t).
-    #[arg(long, default_value = "random")]
+    /// Initial encoder: identity (q(t|x) = [t = x mod K], the default: no cluster needs to be
+    /// created, only merged), random (seeded) or a CSV file (rows x, columns t).
+    #[arg(long, default_value = "identity")]
     pub init: String,
-    /// Independent random starts (seeds seed, seed+1, ...), run in parallel; the lowest objective wins.
-    #[arg(long, default_value_t = 1)]
+    /// Random starts (seeds seed, seed+1, ...), run in parallel beside the --init start
+    /// (identity or random; not with a file); the lowest objective wins.
+    #[arg(long, default_value_t = 0)]
     pub restarts: usize,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Json)]
@@ -137,14 +139,11 @@ fn solve_report<T: Real>(args: &SolveArgs) -> Result<Report> {
             "between 1 and 100000",
         ));
     }
-    if args.restarts == 0 {
-        return Err(Error::parameter("--restarts", "0", "at least 1"));
-    }
-    if args.restarts > 1 && args.init != "random" {
+    if args.restarts > 0 && !matches!(args.init.as_str(), "identity" | "random") {
         return Err(Error::parameter(
             "--restarts",
             args.restarts.to_string(),
-            "1 unless --init random",
+            "0 with --init FILE (restarts go with --init identity or random)",
         ));
     }
     match (args.method, &args.alpha) {
@@ -182,13 +181,39 @@ fn solve_report<T: Real>(args: &SolveArgs) -> Result<Report> {
     }
 }
 
-fn initial_encoder<T: Real>(args: &SolveArgs, nx: usize, clusters: usize) -> Result<DMatrix<T>> {
-    let init = match args.init.as_str() {
-        "random" => Init::Random { seed: args.seed },
-        "identity" => Init::Identity,
-        path => Init::Encoder(read_matrix::<T>(path.as_ref())?),
-    };
-    init.encoder(nx, clusters)
+/// The starts: the --init one (for `random`, seed `seed`), then --restarts random ones
+/// (the following seeds); each with a description.
+fn starts<T: Real>(
+    args: &SolveArgs,
+    nx: usize,
+    clusters: usize,
+) -> Result<Vec<(DMatrix<T>, String)>> {
+    let mut out = Vec::new();
+    let mut next_seed = args.seed;
+    match args.init.as_str() {
+        "identity" => out.push((
+            Init::Identity.encoder(nx, clusters)?,
+            "identity".to_string(),
+        )),
+        "random" => {
+            let start = Init::Random { seed: next_seed }.encoder(nx, clusters)?;
+            out.push((start, format!("random seed {next_seed}")));
+            next_seed = next_seed.wrapping_add(1);
+        }
+        path => {
+            let m = read_matrix::<T>(path.as_ref())?;
+            out.push((
+                Init::Encoder(m).encoder(nx, clusters)?,
+                format!("file {path}"),
+            ));
+        }
+    }
+    for k in 0..args.restarts as u64 {
+        let seed = next_seed.wrapping_add(k);
+        let start = Init::Random { seed }.encoder(nx, clusters)?;
+        out.push((start, format!("random seed {seed}")));
+    }
+    Ok(out)
 }
 
 fn finish_report<T: Real, B: Bottleneck<T>>(
@@ -201,29 +226,13 @@ fn finish_report<T: Real, B: Bottleneck<T>>(
 ) -> Result<Report> {
     let p = &file.joint;
     let merge = MergeTol::for_stop(stop);
-    let (solution, seed) = if args.restarts > 1 {
-        solve_restarts(
-            method,
-            p,
-            beta,
-            clusters,
-            args.seed,
-            args.restarts,
-            stop,
-            &merge,
-        )
-    } else {
-        let init = initial_encoder::<T>(args, p.nx(), clusters)?;
-        (
-            solve(method, p, beta, init, stop, &merge, &mut ()),
-            args.seed,
-        )
-    };
+    let (inits, names): (Vec<_>, Vec<_>) = starts::<T>(args, p.nx(), clusters)?.into_iter().unzip();
+    let (solution, index) = solve_best(method, p, beta, inits, stop, &merge);
     if let Some(path) = &args.encoder_out {
         write_encoder(path, &solution, file)?;
     }
     let mut warnings = Vec::new();
-    if method.name() == "dualib" && p.p_y_given_x().iter().any(|v| v.is_zero()) {
+    if method.name() == "dualib" && p.has_zero_conditionals() {
         warnings.push("p(y|x) has zeros: the dual IB's geometric decoder is undefined for clusters whose members' supports do not intersect (such clusters are dropped)".to_string());
     }
     Ok(solution_report(
@@ -231,7 +240,7 @@ fn finish_report<T: Real, B: Bottleneck<T>>(
         file,
         &mutual_information(p),
         stop,
-        seed,
+        &names[index],
         args,
         warnings,
     ))
@@ -265,7 +274,7 @@ fn solution_report<T: Real>(
     file: &JointFile<T>,
     i_xy: &T,
     stop: &Stop<T>,
-    seed: u64,
+    start: &str,
     args: &SolveArgs,
     warnings: Vec<String>,
 ) -> Report {
@@ -305,8 +314,8 @@ fn solution_report<T: Real>(
     );
     r.real("residual", "residual max|dq(t|x)|", "", &s.residual);
     r.real("tol", "tolerance", "", &stop.tol);
-    r.value("seed", "seed (random start)", "", json!(seed));
-    r.value("restarts", "restarts", "", json!(args.restarts));
+    r.value("start", "winning start", "", json!(start));
+    r.value("restarts", "random restarts", "", json!(args.restarts));
     let masses: Vec<T> = s.clusters.iter().map(|(m, _)| m.clone()).collect();
     r.reals("q_t", "q(t) of the distinct clusters", "", &masses);
     let decoders: Vec<Value> = s

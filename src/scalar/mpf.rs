@@ -158,6 +158,10 @@ impl<const P: u32> Real for Mpf<P> {
     fn is_nan(&self) -> bool {
         self.0.is_nan()
     }
+    fn add_mul(&mut self, a: &Self, b: &Self) {
+        // mpfr_fma through rug's incomplete-computation value: no allocation.
+        self.0 += &a.0 * &b.0;
+    }
 }
 
 #[cfg(test)]

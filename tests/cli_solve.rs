@@ -1,0 +1,209 @@
+//! `ibex solve` end to end: stable JSON keys, precisions, the encoder round trip through
+//! `--encoder-out` and `--init FILE`, restarts, and bad parameters (exit code 2).
+
+mod common;
+
+use std::process::Command;
+
+use clap::Parser;
+use common::example;
+use serde_json::Value;
+
+fn solve_json(args: &[&str]) -> Value {
+    let all: Vec<&str> = ["ibex", "solve"]
+        .iter()
+        .copied()
+        .chain(args.iter().copied())
+        .chain(["--format", "json"])
+        .collect();
+    let args = ibex::cli::Args::try_parse_from(all).expect("arguments parse");
+    let mut out = Vec::new();
+    ibex::cli::run(args, &mut out).unwrap();
+    serde_json::from_slice(&out).unwrap()
+}
+
+fn dsbs() -> String {
+    example("dsbs_e0.1.csv").to_str().unwrap().to_string()
+}
+
+#[test]
+fn solve_json_has_the_stable_keys() {
+    let v = solve_json(&[&dsbs(), "--beta", "4"]);
+    for key in [
+        "beta",
+        "method",
+        "i_xt_bits",
+        "i_ty_bits",
+        "h_t_bits",
+        "objective",
+        "clusters",
+        "iterations",
+        "termination",
+        "residual",
+        "precision_bits",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(v["method"], "ib");
+    assert_eq!(v["termination"], "converged");
+    assert_eq!(v["clusters"], 2);
+    // spec ib §4.1, DSBS p = 0.1 at beta = 4.
+    assert!((v["i_xt_bits"].as_f64().unwrap() - 0.9895342196698186).abs() < 1e-10);
+    assert!((v["i_ty_bits"].as_f64().unwrap() - 0.5287107311828348).abs() < 1e-10);
+    assert!(v.get("i_xt_bits_decimal").is_none());
+}
+
+#[test]
+fn solve_at_256_bits_reports_decimals() {
+    let v = solve_json(&[&dsbs(), "--beta", "4", "--precision", "256"]);
+    assert_eq!(v["precision_bits"], 256);
+    for key in [
+        "i_xt_bits_decimal",
+        "i_ty_bits_decimal",
+        "h_t_bits_decimal",
+        "objective_decimal",
+        "beta_decimal",
+    ] {
+        assert!(v[key].as_str().unwrap().len() > 70, "{key}");
+    }
+    // The 256-bit decimal agrees with the f64 value.
+    let dec: f64 = v["i_ty_bits_decimal"].as_str().unwrap().parse().unwrap();
+    assert!((dec - 0.5287107311828348).abs() < 1e-15);
+}
+
+#[test]
+fn every_method_runs() {
+    let f = example("ib_3x3.csv");
+    let f = f.to_str().unwrap();
+    let ib = solve_json(&[f, "--beta", "5", "--method", "ib"]);
+    let dual = solve_json(&[f, "--beta", "5", "--method", "dualib"]);
+    let dib = solve_json(&[f, "--beta", "5", "--method", "dib"]);
+    let gen = solve_json(&[f, "--beta", "5", "--method", "dib", "--alpha", "0.5"]);
+    for v in [&ib, &dual, &dib, &gen] {
+        assert_eq!(v["termination"], "converged", "{}", v["method"]);
+        assert!(v["i_ty_bits"].as_f64().unwrap() <= v["i_xy_bits"].as_f64().unwrap() + 1e-12);
+    }
+    assert_eq!(dual["method"], "dualib");
+    assert_eq!(dib["method"], "dib");
+}
+
+#[test]
+fn encoder_out_round_trips_through_init() {
+    let dir = tempfile::tempdir().unwrap();
+    let enc = dir.path().join("enc.csv");
+    let f = example("ib_3x3.csv");
+    let f = f.to_str().unwrap();
+    let first = solve_json(&[
+        f,
+        "--beta",
+        "5",
+        "--tol",
+        "1e-14",
+        "--encoder-out",
+        enc.to_str().unwrap(),
+    ]);
+    let again = solve_json(&[
+        f,
+        "--beta",
+        "5",
+        "--tol",
+        "1e-14",
+        "--init",
+        enc.to_str().unwrap(),
+    ]);
+    assert!(
+        again["iterations"].as_u64().unwrap() <= 2,
+        "a converged encoder is a fixed point"
+    );
+    assert!(
+        (first["objective"].as_f64().unwrap() - again["objective"].as_f64().unwrap()).abs() < 1e-13
+    );
+}
+
+#[test]
+fn restarts_pick_the_lowest_objective() {
+    let f = example("binary_x_hysteresis.csv");
+    let f = f.to_str().unwrap();
+    let v = solve_json(&[f, "--beta", "3.5", "--clusters", "2", "--restarts", "8"]);
+    // spec ib §3.1: the exact minimum at beta = 3.5 (mpmath common tangent).
+    assert!((v["objective"].as_f64().unwrap() - -0.04546228056164511).abs() < 1e-10);
+    assert_eq!(v["restarts"], 8);
+}
+
+#[test]
+fn the_identity_start_avoids_the_symmetric_saddle() {
+    // 3x3 spec joint at beta = 5: the optimum has 3 clusters (the 2 -> 3 split is at
+    // beta* = 2.6372, spec ib §3.2). A random start (seed 0) converges to a 2-cluster
+    // fixed point with two coinciding columns (a saddle) and a higher objective; the
+    // default identity start, and restarts, find the 3-cluster solution.
+    let f = example("ib_3x3.csv");
+    let f = f.to_str().unwrap();
+    let default = solve_json(&[f, "--beta", "5"]);
+    let random = solve_json(&[f, "--beta", "5", "--init", "random"]);
+    let restarts = solve_json(&[f, "--beta", "5", "--init", "random", "--restarts", "8"]);
+    assert_eq!(default["clusters"], 3);
+    assert_eq!(default["start"], "identity");
+    assert_eq!(random["clusters"], 2);
+    assert!(random["objective"].as_f64().unwrap() > default["objective"].as_f64().unwrap() + 0.1);
+    assert_eq!(restarts["clusters"], 3);
+    assert!(
+        (restarts["objective"].as_f64().unwrap() - default["objective"].as_f64().unwrap()).abs()
+            < 1e-12
+    );
+}
+
+fn run_binary(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ibex"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn bad_parameters_are_one_line_errors() {
+    let f = dsbs();
+    for (args, needle) in [
+        (vec!["--beta", "abc"], "--beta"),
+        (vec!["--beta", "-1"], "--beta"),
+        (vec!["--beta", "nan"], "--beta"),
+        (
+            vec!["--beta", "2", "--alpha", "0.5"],
+            "--alpha only with --method dib",
+        ),
+        (
+            vec!["--beta", "2", "--method", "dib", "--alpha", "-1"],
+            "--alpha",
+        ),
+        (vec!["--beta", "2", "--clusters", "0"], "--clusters"),
+        (vec!["--beta", "2", "--tol", "0"], "--tol"),
+        (
+            vec!["--beta", "2", "--restarts", "3", "--init", "/tmp/any.csv"],
+            "--restarts",
+        ),
+        (
+            vec!["--beta", "2", "--init", "/nonexistent/enc.csv"],
+            "/nonexistent/enc.csv",
+        ),
+    ] {
+        let mut all = vec!["solve", f.as_str()];
+        all.extend(args.iter().copied());
+        let (code, stderr) = run_binary(&all);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+    // An initial encoder of the wrong shape.
+    let dir = tempfile::tempdir().unwrap();
+    let enc = dir.path().join("enc.csv");
+    std::fs::write(&enc, "1,0,0\n0,1,0\n").unwrap();
+    let (code, stderr) = run_binary(&["solve", &f, "--beta", "2", "--init", enc.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("2 rows (one per x) and 2 columns"),
+        "{stderr}"
+    );
+}
