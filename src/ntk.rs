@@ -47,10 +47,11 @@ use crate::scalar::Real;
 
 /// A number as written in output files: for `f64` the shortest decimal that reads back
 /// to the same value (plain notation between 1e-5 and 1e16, exponent notation outside);
-/// above `f64` the working precision's digits ([`Real::to_decimal`]).
+/// above `f64` the working precision's digits ([`Real::to_decimal`]) without trailing
+/// zeros, in plain notation for exponents from −5 to 20 (`1`, not `1.000…e0`).
 pub fn decimal<T: Real>(x: &T) -> String {
     if T::PRECISION_BITS > 53 {
-        return x.to_decimal();
+        return tidy(&x.to_decimal());
     }
     let v = x.to_f64();
     if v.is_nan() {
@@ -64,5 +65,68 @@ pub fn decimal<T: Real>(x: &T) -> String {
         format!("{v}")
     } else {
         format!("{v:e}")
+    }
+}
+
+/// Rewrites a decimal `d.ddd…e±x` without trailing zeros, in plain notation when
+/// −5 ≤ x ≤ 20. Anything else (`inf`, `nan`, plain digits) is returned as it is.
+fn tidy(s: &str) -> String {
+    let (sign, body) = match s.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", s),
+    };
+    let (mantissa, exp) = match body.split_once(['e', 'E']) {
+        Some((m, e)) => match e.parse::<i64>() {
+            Ok(e) => (m, e),
+            Err(_) => return s.to_string(),
+        },
+        None => (body, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int.len() != 1
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return s.to_string();
+    }
+    let mut digits = format!("{int}{frac}");
+    while digits.len() > 1 && digits.ends_with('0') {
+        digits.pop();
+    }
+    if digits == "0" {
+        return "0".into();
+    }
+    if (-5..=20).contains(&exp) {
+        if exp >= 0 {
+            let e = exp as usize;
+            if digits.len() <= e + 1 {
+                format!("{sign}{digits}{}", "0".repeat(e + 1 - digits.len()))
+            } else {
+                format!("{sign}{}.{}", &digits[..e + 1], &digits[e + 1..])
+            }
+        } else {
+            format!("{sign}0.{}{digits}", "0".repeat((-exp - 1) as usize))
+        }
+    } else if digits.len() == 1 {
+        format!("{sign}{digits}e{exp}")
+    } else {
+        format!("{sign}{}.{}e{exp}", &digits[..1], &digits[1..])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tidy;
+
+    #[test]
+    fn tidy_decimals() {
+        assert_eq!(tidy("1.000000e0"), "1");
+        assert_eq!(tidy("9.4304687500e-1"), "0.943046875");
+        assert_eq!(tidy("-1.25e2"), "-125");
+        assert_eq!(tidy("1.5e-7"), "1.5e-7");
+        assert_eq!(tidy("3.1e25"), "3.1e25");
+        assert_eq!(tidy("2.0e3"), "2000");
+        assert_eq!(tidy("0"), "0");
+        assert_eq!(tidy("inf"), "inf");
     }
 }

@@ -44,34 +44,34 @@ pub struct NtkArgs {
     #[arg(long, default_value_t = 1)]
     pub depth: usize,
     /// Weight standard deviation sigma_w of every Dense layer (NTK parameterisation).
-    #[arg(long, default_value = "1")]
+    #[arg(long, default_value = "1", allow_hyphen_values = true)]
     pub w_std: String,
     /// Bias standard deviation sigma_b of every Dense layer (0: no bias).
-    #[arg(long, default_value = "0")]
+    #[arg(long, default_value = "0", allow_hyphen_values = true)]
     pub b_std: String,
     /// Training times, comma-separated, `inf` allowed (e.g. 0,1,10,inf).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub times: Option<String>,
     /// Smallest time of a logarithmic grid (with --t-max and --steps; t = 0 and inf are added).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub t_min: Option<String>,
     /// Largest time of the logarithmic grid.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub t_max: Option<String>,
     /// Number of times in the logarithmic grid (at least 2).
     #[arg(long)]
     pub steps: Option<usize>,
     /// Output-noise variance(s) sigma_n^2 >= 0 added to the ensemble variance in I(X;Z), I(Z;Y), comma-separated.
-    #[arg(long, default_value = "0.01")]
+    #[arg(long, default_value = "0.01", allow_hyphen_values = true)]
     pub noise_var: String,
     /// Diagonal regulariser epsilon of the training kernel (relative: epsilon * tr(G)/N, unless --diag-reg-absolute).
-    #[arg(long, default_value = "0")]
+    #[arg(long, default_value = "0", allow_hyphen_values = true)]
     pub diag_reg: String,
     /// Add --diag-reg to the diagonal as is instead of scaling it by tr(G)/N.
     #[arg(long)]
     pub diag_reg_absolute: bool,
     /// Learning rate eta: the exponent is exp(-eta t G / (N k)).
-    #[arg(long, default_value = "1")]
+    #[arg(long, default_value = "1", allow_hyphen_values = true)]
     pub learning_rate: String,
     /// The points X is uniform over in I(X;Z) and I(Z;Y): all, train or test.
     #[arg(long, default_value = "all")]
