@@ -365,7 +365,7 @@ fn bounds_bracket_the_exact_values() {
             .collect();
         // Binary labels (some repeat), so I(Z;Y) is a genuine coarsening.
         let y = DMatrix::from_fn(p, 1, |i, _| {
-            if (i + seed as usize) % 3 == 0 {
+            if (i + seed as usize).is_multiple_of(3) {
                 1.0
             } else {
                 -1.0

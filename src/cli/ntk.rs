@@ -199,7 +199,9 @@ fn time_grid<T: Real>(args: &NtkArgs) -> Result<Vec<Time<T>>> {
     } else {
         (T::parse("1e-2").expect("constant"), T::from_f64(1e4), 25)
     };
-    if !(t_min > T::zero()) || !(t_max > t_min) {
+    if t_min.partial_cmp(&T::zero()) != Some(std::cmp::Ordering::Greater)
+        || t_max.partial_cmp(&t_min) != Some(std::cmp::Ordering::Greater)
+    {
         return Err(Error::parameter(
             "--t-min/--t-max",
             format!("{} and {}", t_min.to_decimal(), t_max.to_decimal()),
@@ -332,7 +334,7 @@ fn ntk_run<T: Real>(args: &NtkArgs) -> Result<String> {
         diag_reg: parse_real::<T>("--diag-reg", &args.diag_reg)?,
         diag_reg_absolute: args.diag_reg_absolute,
     };
-    if !(training.learning_rate > T::zero()) {
+    if training.learning_rate.partial_cmp(&T::zero()) != Some(std::cmp::Ordering::Greater) {
         return Err(Error::parameter(
             "--learning-rate",
             args.learning_rate.trim(),

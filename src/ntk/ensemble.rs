@@ -208,7 +208,9 @@ impl<T: Real> Ensemble<T> {
                 "a finite number >= 0",
             ));
         }
-        if !training.learning_rate.is_finite() || !(training.learning_rate > T::zero()) {
+        if !training.learning_rate.is_finite()
+            || training.learning_rate.partial_cmp(&T::zero()) != Some(std::cmp::Ordering::Greater)
+        {
             return Err(Error::parameter(
                 "--learning-rate",
                 training.learning_rate.to_decimal(),

@@ -103,7 +103,11 @@ pub fn pairwise_bounds<T: Real>(
 ) -> Option<PairwiseBounds<T>> {
     let p = means.nrows();
     assert_eq!(vars.len(), p, "pairwise_bounds: one variance per point");
-    if p == 0 || vars.iter().any(|v| !(*v > T::zero()) || !v.is_finite()) {
+    if p == 0
+        || vars.iter().any(|v| {
+            v.partial_cmp(&T::zero()) != Some(std::cmp::Ordering::Greater) || !v.is_finite()
+        })
+    {
         return None;
     }
     let k = T::from_u64(means.ncols() as u64);
@@ -255,7 +259,9 @@ pub fn mixture_entropy_1d<T: Real>(means: &[T], vars: &[T]) -> Option<T> {
     let p = means.len();
     if p == 0
         || vars.len() != p
-        || vars.iter().any(|v| !(*v > T::zero()) || !v.is_finite())
+        || vars.iter().any(|v| {
+            v.partial_cmp(&T::zero()) != Some(std::cmp::Ordering::Greater) || !v.is_finite()
+        })
         || means.iter().any(|m| !m.is_finite())
     {
         return None;

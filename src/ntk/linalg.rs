@@ -126,7 +126,9 @@ impl<T: Real> Cholesky<T> {
                 let (left, right) = data.split_at_mut((j + 1) * n);
                 let col = &mut left[j * n..];
                 let pivot = col[j].clone();
-                if !(pivot > T::zero()) || !pivot.is_finite() {
+                if pivot.partial_cmp(&T::zero()) != Some(std::cmp::Ordering::Greater)
+                    || !pivot.is_finite()
+                {
                     return None;
                 }
                 let d = pivot.sqrt();
@@ -168,7 +170,7 @@ impl<T: Real> Cholesky<T> {
         }
         let n = a.nrows();
         let scale = trace(a) / T::from_u64(n.max(1) as u64);
-        if !(scale > T::zero()) {
+        if scale.partial_cmp(&T::zero()) != Some(std::cmp::Ordering::Greater) {
             return None;
         }
         let cap = T::parse("1e-6").expect("a decimal constant");
