@@ -4,15 +4,15 @@
 //! with the NNGP kernel K; trained by gradient flow on the MSE loss it stays linear in
 //! its parameters and evolves with the neural tangent kernel Θ, so the outputs of the
 //! infinite ensemble (over random initialisations) are Gaussian at every training time
-//! t with a closed-form mean and covariance [Lee19]. Following Shwartz-Ziv & Alemi
-//! [SZA19], this makes information quantities of the ensemble's representation Z (the
-//! output) tractable. Everything is generic over [`Real`](crate::Real): `f64` and MPFR.
+//! t with a closed-form mean and covariance \[Lee19\]. Following Shwartz-Ziv & Alemi
+//! \[SZA19\], this makes information quantities of the ensemble's representation Z (the
+//! output) tractable. Everything is generic over [`Real`]: `f64` and MPFR.
 //!
 //! | module | what |
 //! |---|---|
-//! | [`kernel`] | NNGP K and NTK Θ of FC ReLU/erf/identity networks (neural-tangents conventions [NT20]) |
+//! | [`kernel`] | NNGP K and NTK Θ of FC ReLU/erf/identity networks (neural-tangents conventions \[NT20\]) |
 //! | [`ensemble`] | the ensemble's mean and covariance at time t (NTK and NNGP regimes, t = ∞, diag_reg) |
-//! | [`gaussian`] | Kolchinsky-Tracey bounds [KT17], exact 1-D I(X;Z) by quadrature, KL, Gibbs and Bayes log-likelihoods |
+//! | [`gaussian`] | Kolchinsky-Tracey bounds \[KT17\], exact 1-D I(X;Z) by quadrature, KL, Gibbs and Bayes log-likelihoods |
 //! | [`study`] | everything along t, as the rows `ibex ntk` writes |
 //! | [`linalg`] | Cholesky, triangular solves and the symmetric eigen-decomposition over `Real` |
 //! | [`data`] | reading labelled points from CSV |

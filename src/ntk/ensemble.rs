@@ -1,7 +1,7 @@
 //! The output distribution of an infinite ensemble of infinitely wide networks trained by
 //! gradient flow on the MSE loss: a Gaussian with closed-form mean and covariance at
-//! every training time t, on the training and on the test points [Lee19], with the
-//! conventions of neural-tangents' `gradient_descent_mse_ensemble` [NT20] (spec
+//! every training time t, on the training and on the test points \[Lee19\], with the
+//! conventions of neural-tangents' `gradient_descent_mse_ensemble` \[NT20\] (spec
 //! ntk-math C, verified against neural-tangents 0.6.5).
 //!
 //! # Time and loss
@@ -537,7 +537,7 @@ pub struct WeightInfo<T: Real> {
     /// f_0 ~ N(0, K)]: E‖θ_t − θ_0‖² = k·tr(K_dd G⁻¹A_τ²) + Σ_c Y_cᵀ G⁻¹A_τ² Y_c.
     /// At t = ∞, A = I. `None` when G is singular at t = ∞.
     pub param_distance_sq: Option<T>,
-    /// Q6 as coded in the authors' repository (`parameter_distance`, [SZA19] code,
+    /// Q6 as coded in the authors' repository (`parameter_distance`, \[SZA19\] code,
     /// unconfirmed as the paper's formula):
     /// ½[tr(K_dd V diag(λ(1 − e^{−2λτ/n})) Vᵀ) + Σ_c Y_cᵀ V diag(λ(1 − e^{−2λτ/n})) Vᵀ Y_c].
     pub param_distance_code: T,

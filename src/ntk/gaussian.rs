@@ -8,7 +8,7 @@
 //! the output noise σ_n² is explicit). Y is the label of the point (groups of points with
 //! equal targets). Then I(X;Z) = H(Z) − Σ_i c_i H(p_i) with p(z) = Σ_i c_i p_i(z).
 //!
-//! # Pairwise bounds [KT17] (spec ntk-math A.4; formula [derived] in the spec and
+//! # Pairwise bounds \[KT17\] (spec ntk-math A.4; formula \[derived\] in the spec and
 //! cross-checked there against public code and quadrature)
 //! I_lower = −Σ_i c_i ln Σ_j c_j e^{−BD_ij} ≤ I(X;Z) ≤ I_upper = −Σ_i c_i ln Σ_j c_j e^{−KL_ij},
 //! with, for isotropic k-dimensional components (spec D.1),

@@ -1,5 +1,5 @@
 //! NNGP and NTK kernels of infinitely wide fully connected networks, with the
-//! conventions of neural-tangents (stax) [NT20]: NTK parameterisation, input kernel
+//! conventions of neural-tangents (stax) \[NT20\]: NTK parameterisation, input kernel
 //! ⟨x, x'⟩/d_in, read-out layer included.
 //!
 //! # The network
@@ -33,8 +33,8 @@
 //! * **identity** (no nonlinearity: the hidden block is the Dense layer alone):
 //!   T = K12, Ṫ = 1.
 //!
-//! Sources: [NT20] (`stax.Dense`, `Relu`, `Erf`, `_inputs_to_kernel`), read in the
-//! neural-tangents 0.6.5 source by the spec author; [Lee19], Jacot et al. 2018, Arora et
+//! Sources: \[NT20\] (`stax.Dense`, `Relu`, `Erf`, `_inputs_to_kernel`), read in the
+//! neural-tangents 0.6.5 source by the spec author; \[Lee19\], Jacot et al. 2018, Arora et
 //! al. 2019 for the NTK recursion; checked against the neural-tangents oracle in
 //! `data/reference/ntk/` (tests/ntk_reference.rs).
 

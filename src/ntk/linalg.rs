@@ -7,9 +7,9 @@
 //! Cholesky factor, and functions of a symmetric matrix are applied in its eigenbasis.
 //!
 //! References: Golub & Van Loan, *Matrix Computations*, 4th ed. (2013), §4.2 (Cholesky),
-//! §8.3 (Householder tridiagonalisation and the implicit symmetric QR/QL step) [GVL13];
+//! §8.3 (Householder tridiagonalisation and the implicit symmetric QR/QL step) \[GVL13\];
 //! the EISPACK/JAMA `tred2`/`tql2` routines (Bowdler, Martin, Reinsch & Wilkinson 1968),
-//! whose QL sweep is transcribed here. [GVL13] is recalled, not re-read for this code.
+//! whose QL sweep is transcribed here. \[GVL13\] is recalled, not re-read for this code.
 
 use nalgebra::DMatrix;
 use rayon::prelude::*;
@@ -103,7 +103,7 @@ fn hypot<T: Real>(a: &T, b: &T) -> T {
 /// symmetric positive-definite matrix, with the solves and the log-determinant it gives.
 ///
 /// # Formula
-/// Right-looking column Cholesky [GVL13 alg. 4.2.1]: for j = 0..n: L_jj = sqrt(A_jj),
+/// Right-looking column Cholesky \[GVL13 alg. 4.2.1\]: for j = 0..n: L_jj = sqrt(A_jj),
 /// L_ij = A_ij / L_jj (i > j), then A_ic ← A_ic − L_ij L_cj for c > j, i ≥ c.
 /// ln det A = 2 Σ_i ln L_ii.
 #[derive(Clone, Debug)]
@@ -277,7 +277,7 @@ where
 /// increasing order and orthonormal eigenvectors in the columns of V.
 ///
 /// # Method
-/// Householder reduction to tridiagonal form T = QᵀAQ [GVL13 alg. 8.3.1], then the
+/// Householder reduction to tridiagonal form T = QᵀAQ \[GVL13 alg. 8.3.1\], then the
 /// implicit QL iteration with Wilkinson-type shifts on T (EISPACK `tql2`), whose plane
 /// rotations are recorded and then applied to the rows of Q in parallel blocks. Each
 /// eigenvalue is converged when its off-diagonal element is below ε·max_l(|d_l| + |e_l|);
@@ -334,7 +334,7 @@ impl<T: Real> SymmetricEigen<T> {
 }
 
 /// Householder tridiagonalisation of the full symmetric `w` (overwritten). Returns the
-/// diagonal d, the subdiagonal e (e[i] = T[i+1, i], e[n−1] = 0) and the reflector
+/// diagonal d, the subdiagonal e (e\[i\] = T[i+1, i], e[n−1] = 0) and the reflector
 /// scalars τ_k; reflector k is u_k = (0,…,0, 1, w[k+2.., k]) with its 1 at row k+1.
 #[allow(clippy::type_complexity)]
 fn tridiagonalize<T: Real>(w: &mut DMatrix<T>) -> (Vec<T>, Vec<T>, Vec<T>) {

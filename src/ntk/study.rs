@@ -124,7 +124,7 @@ pub struct InfoRow<T: Real> {
     /// Bayes log-likelihood over the training points.
     pub bayes_loglik_train: Option<T>,
     /// The expected training loss of one ensemble member,
-    /// E L = (1/(2n)) [Σ_{i,c} (Y_ic − μ_ic)² + k·tr Σ_t(X, X)], n = N·k [derived].
+    /// E L = (1/(2n)) [Σ_{i,c} (Y_ic − μ_ic)² + k·tr Σ_t(X, X)], n = N·k \[derived\].
     pub loss_train: T,
     /// The same on the test points (n = M·k).
     pub loss_test: Option<T>,
