@@ -230,6 +230,9 @@ pub enum Init<T: Real> {
     },
     /// The hard encoder q(t|x) = [t = x mod K].
     Identity,
+    /// Everything in the first cluster, q(t|x) = [t = 0]: the trivial solution (a fixed
+    /// point of every method, with I(X;T) = I(T;Y) = 0).
+    SingleCluster,
     /// A given encoder (rows x, columns t).
     Encoder(DMatrix<T>),
 }
@@ -250,6 +253,13 @@ impl<T: Real> Init<T> {
             }
             Init::Identity => Ok(DMatrix::from_fn(nx, clusters, |x, t| {
                 if x % clusters == t {
+                    T::one()
+                } else {
+                    T::zero()
+                }
+            })),
+            Init::SingleCluster => Ok(DMatrix::from_fn(nx, clusters, |_, t| {
+                if t == 0 {
                     T::one()
                 } else {
                     T::zero()

@@ -99,8 +99,62 @@ pub fn run(_args: &DemoArgs, out: &mut dyn Write) -> Result<()> {
             mc.beta_critical_first.to_decimal()
         ));
     }
+    text.push_str(&solve_table()?);
     text.push_str(
-        "\nMore: `ibex info FILE --format json`, `ibex info FILE --precision 512`, `ibex gen --help`.\n",
+        "\nMore: `ibex info FILE --format json`, `ibex solve FILE --beta B`, `ibex info FILE --precision 512`, `ibex gen --help`.\n",
     );
     emit(out, &text)
+}
+
+/// IB, dual IB and DIB on the 3x3 example at a few betas (identity start, f64).
+fn solve_table() -> Result<String> {
+    use crate::dib::GeneralizedIb;
+    use crate::dual_ib::DualIb;
+    use crate::ib::Ib;
+    use crate::solve::{solve_best, Init, MergeTol, Stop};
+
+    let e = &examples()[1];
+    let p = parse_joint::<f64>(e.path, e.text, &ReadOptions::default())?.joint;
+    let stop = Stop::<f64>::default();
+    let merge = MergeTol::for_stop(&stop);
+    let mut text = format!(
+        "\nIB, dual IB and deterministic IB on {} (best of the identity and single-cluster starts; bits; beta in L = I(X;T) - beta I(T;Y)):\n{:>8} {:>7} {:>9} {:>9} {:>9} {:>6} {:>11}\n",
+        e.path, "beta", "method", "I(X;T)", "I(T;Y)", "H(T)", "|T|", "iterations"
+    );
+    for beta in [1.5, 2.5, 5.0, 20.0] {
+        let starts = || -> Result<Vec<_>> {
+            Ok(vec![
+                Init::<f64>::Identity.encoder(p.nx(), p.nx())?,
+                Init::<f64>::SingleCluster.encoder(p.nx(), p.nx())?,
+            ])
+        };
+        let runs = [
+            solve_best(&Ib, &p, &beta, starts()?, &stop, &merge).0,
+            solve_best(&DualIb, &p, &beta, starts()?, &stop, &merge).0,
+            solve_best(
+                &GeneralizedIb::deterministic(),
+                &p,
+                &beta,
+                starts()?,
+                &stop,
+                &merge,
+            )
+            .0,
+        ];
+        for s in runs {
+            text.push_str(&format!(
+                "{:>8} {:>7} {:>9.6} {:>9.6} {:>9.6} {:>6} {:>11}\n",
+                beta,
+                s.method,
+                nats_to_bits(&s.i_xt),
+                nats_to_bits(&s.i_ty),
+                nats_to_bits(&crate::info::entropy(
+                    &s.clusters.iter().map(|(m, _)| *m).collect::<Vec<_>>()
+                )),
+                s.clusters.len(),
+                s.iterations
+            ));
+        }
+    }
+    Ok(text)
 }
