@@ -113,7 +113,6 @@ fn writes_every_file_with_its_columns() {
         &h[..10],
         [
             "t",
-            "regime",
             "noise_var",
             "i_xz_lower",
             "i_xz_upper",
@@ -121,7 +120,8 @@ fn writes_every_file_with_its_columns() {
             "kl_posterior_prior",
             "gibbs_loglik",
             "bayes_loglik",
-            "trace_ntk"
+            "trace_ntk",
+            "regime"
         ]
     );
     assert_eq!(rows.len(), 2 * 4 * 2);
@@ -232,7 +232,10 @@ fn matches_the_oracle_through_the_command_line_at_256_bits() {
     );
     let (h, rows) = csv(&out.join("info.csv"));
     let col = |name: &str| h.iter().position(|c| c == name).unwrap();
-    let ntk_t1 = rows.iter().find(|r| r[0] == "1" && r[1] == "ntk").unwrap();
+    let ntk_t1 = rows
+        .iter()
+        .find(|r| r[0] == "1" && r[col("regime")] == "ntk")
+        .unwrap();
     let want = c["derived"]["ntk"]["ixz"]["0.1"]["lower"][2]
         .as_f64()
         .unwrap();
@@ -278,12 +281,13 @@ fn range_grid_and_warnings() {
         p(&out),
     ]);
     assert_eq!(code, 0, "{stderr}");
-    let (_, rows) = csv(&out.join("info.csv"));
+    let (h, rows) = csv(&out.join("info.csv"));
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
     let times: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
     assert_eq!(times, ["0", "0.1", "1", "10", "100", "inf"]);
     // Zero noise and zero variance on the training points at t = inf: empty and said.
     let inf = rows.last().unwrap();
-    assert_eq!(inf[3], "");
+    assert_eq!(inf[col("i_xz_lower")], "");
     assert!(
         stdout.contains("warning:") && stdout.contains("t = inf"),
         "{stdout}"

@@ -93,7 +93,6 @@ pub struct NtkArgs {
 /// The columns of `info.csv`, with their meaning (all informations in nats).
 pub const INFO_COLUMNS: [(&str, &str); 22] = [
     ("t", "training time (inf: end of gradient flow); exponent exp(-eta t G/(N k))"),
-    ("regime", "ntk (all layers trained, G = Theta) or nngp (read-out only, G = K)"),
     ("noise_var", "output-noise variance sigma_n^2 added to the ensemble variance"),
     ("i_xz_lower", "Kolchinsky-Tracey Bhattacharyya lower bound on I(X;Z), nats"),
     ("i_xz_upper", "Kolchinsky-Tracey KL upper bound on I(X;Z), nats"),
@@ -102,6 +101,7 @@ pub const INFO_COLUMNS: [(&str, &str); 22] = [
     ("gibbs_loglik", "Gibbs log-likelihood of the test targets, sum_i E ln N(y_i; z_i, 1), nats"),
     ("bayes_loglik", "Bayes log-likelihood of the test targets, ln N(y; mu_t, Sigma_t + I), nats"),
     ("trace_ntk", "tr Theta(X_train, X_train)"),
+    ("regime", "ntk (all layers trained, G = Theta) or nngp (read-out only, G = K)"),
     ("i_zy_lower", "lower bound on I(Z;Y), Y = the target value of the point, nats"),
     ("i_zy_upper", "upper bound on I(Z;Y), nats"),
     ("i_zy_exact", "I(Z;Y) by quadrature (1-D outputs), nats"),
@@ -290,7 +290,6 @@ fn matrix_csv<T: Real>(m: &nalgebra::DMatrix<T>) -> String {
 fn info_line<T: Real>(r: &InfoRow<T>) -> String {
     let cells = [
         r.t.to_text(),
-        r.regime.name().to_string(),
         decimal(&r.noise_var),
         opt_cell(&r.i_xz_lower),
         opt_cell(&r.i_xz_upper),
@@ -299,6 +298,7 @@ fn info_line<T: Real>(r: &InfoRow<T>) -> String {
         opt_cell(&r.gibbs_loglik),
         opt_cell(&r.bayes_loglik),
         decimal(&r.trace_ntk),
+        r.regime.name().to_string(),
         opt_cell(&r.i_zy_lower),
         opt_cell(&r.i_zy_upper),
         opt_cell(&r.i_zy_exact),
