@@ -47,6 +47,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bifurcation;
 pub mod bottleneck;
 pub mod dib;
 pub mod dist;
