@@ -10,6 +10,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::error::{Error, Result};
 use crate::io::{InputLayout, ReadOptions};
 
+mod anneal;
+
 mod demo;
 mod gen;
 mod info;
@@ -34,6 +36,10 @@ pub enum Command {
     Info(InfoArgs),
     /// One IB, dual-IB or DIB solution at a fixed beta (L = I(X;T) - beta I(T;Y), nats).
     Solve(solve::SolveArgs),
+    /// The whole IB or dual-IB curve across beta: paths, bifurcations, plots (into --out DIR).
+    Anneal(anneal::AnnealArgs),
+    /// Just the table of bifurcations (and the trivial solution's thresholds).
+    Bifurcations(anneal::SweepArgs),
     /// Write a standard joint distribution as dense CSV (exact decimals summing to 1).
     Gen(GenArgs),
     /// Run the main job on the bundled example data and print the results.
@@ -214,6 +220,8 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<()> {
     match args.command {
         Command::Info(a) => info::run(&a, out),
         Command::Solve(a) => solve::run(&a, out),
+        Command::Anneal(a) => anneal::run_anneal(&a, out),
+        Command::Bifurcations(a) => anneal::run_bifurcations(&a, out),
         Command::Gen(a) => gen::run(&a, out),
         Command::Demo(a) => demo::run(&a, out),
         Command::Ntk(a) => ntk::run(&a, out),

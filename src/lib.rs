@@ -47,6 +47,7 @@
 
 #![warn(missing_docs)]
 
+pub mod anneal;
 pub mod bifurcation;
 pub mod bottleneck;
 pub mod dib;

@@ -27,6 +27,8 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     /// Drawn dashed (for example the second regime, or an upper bound).
     pub dashed: bool,
+    /// Markers only, no connecting line (scatter: bifurcation marks, decoder branches).
+    pub markers_only: bool,
 }
 
 impl Series {
@@ -36,6 +38,7 @@ impl Series {
             name: name.into(),
             points,
             dashed: false,
+            markers_only: false,
         }
     }
 }
@@ -212,7 +215,9 @@ where
         }
     }
     for run in runs.into_iter().filter(|r| !r.is_empty()) {
-        if s.dashed {
+        if s.markers_only {
+            // No line.
+        } else if s.dashed {
             chart.draw_series(DashedLineSeries::new(run.clone(), 8, 5, style))?;
         } else {
             chart.draw_series(LineSeries::new(run.clone(), style))?;
@@ -235,7 +240,9 @@ where
         let colour = COLOURS[k % COLOURS.len()];
         let y = 60 + 24 * k as i32;
         let style = ShapeStyle::from(&colour).stroke_width(2);
-        if s.dashed {
+        if s.markers_only {
+            // A marker alone.
+        } else if s.dashed {
             area.draw(&PathElement::new(vec![(10, y), (18, y)], style))?;
             area.draw(&PathElement::new(vec![(24, y), (32, y)], style))?;
         } else {
@@ -264,6 +271,7 @@ mod tests {
                 name: "b".into(),
                 points: vec![(0.0, 1.0), (10.0, f64::NAN), (100.0, 1.5)],
                 dashed: true,
+                markers_only: false,
             },
         ];
         let [svg, png] = line_plot(&stem, "t", "x", "y", true, &s).unwrap();

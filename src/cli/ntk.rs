@@ -500,6 +500,7 @@ fn plots<T: Real>(dir: &Path, study: &Study<T>, config: &StudyConfig<T>) -> Resu
             name: format!("I(X;Z) upper [{n}]"),
             points: pts(&|r| of(&r.i_xz_upper)),
             dashed: true,
+            markers_only: false,
         });
         if rows.iter().any(|r| r.i_xz_exact.is_some()) {
             info_series.push(Series::new(
@@ -521,6 +522,7 @@ fn plots<T: Real>(dir: &Path, study: &Study<T>, config: &StudyConfig<T>) -> Resu
                 name: format!("I(Z;Y) upper [{n}]"),
                 points: pts(&|r| of(&r.i_zy_upper)),
                 dashed: true,
+                markers_only: false,
             });
         }
         loss_series.push(Series::new(
@@ -535,11 +537,13 @@ fn plots<T: Real>(dir: &Path, study: &Study<T>, config: &StudyConfig<T>) -> Resu
             name: format!("-Gibbs loglik / M [{n}]"),
             points: pts(&|r| of(&r.gibbs_loglik).map(|v| -v / m_test)),
             dashed: true,
+            markers_only: false,
         });
         loss_series.push(Series {
             name: format!("-Bayes loglik / M [{n}]"),
             points: pts(&|r| of(&r.bayes_loglik).map(|v| -v / m_test)),
             dashed: true,
+            markers_only: false,
         });
     }
     let note = if log_x {

@@ -1,0 +1,495 @@
+//! Continuation in β: the whole IB (or dual-IB) curve, its branches and its
+//! bifurcations.
+//!
+//! * [`Direction::Up`]: forward deterministic annealing from the trivial solution. At each
+//!   β every live cluster is duplicated into two copies of half its mass with a small
+//!   deterministic relative nudge (1e-3), the iteration runs, and clusters whose decoders
+//!   coincide are merged again; a split shows up as copies that stay apart (spec ib §3.3,
+//!   pitfall 4: duplicating *every* cluster is what lets the right one split).
+//! * [`Direction::Down`]: reverse annealing from the identity encoder T = X at the largest
+//!   β, warm-starting each β from the previous solution; clusters only merge.
+//! * [`Direction::Independent`]: every β solved on its own from the identity and the
+//!   single-cluster starts (the better one kept), in parallel with rayon.
+//!
+//! With `adaptive`, the grid is refined (geometric midpoints) wherever the number of
+//! distinct clusters changes or I(X;T) or I(T;Y) jump by more than 5% of H(X) or I(X;Y)
+//! between neighbours, down to a β ratio of 1 + 1e-3 (the bifurcations are then located
+//! precisely by [`locate`]). Each run is sequential and the parallel mode keeps the input
+//! order, so results do not depend on the number of threads.
+
+use std::collections::VecDeque;
+
+use nalgebra::DMatrix;
+use rayon::prelude::*;
+
+use crate::bifurcation::{
+    dual_nucleation_constant, dual_split_eigenvalues, ib_split_eigenvalues, sdpi_constant,
+    SupremumMethod,
+};
+use crate::bottleneck::Bottleneck;
+use crate::dist::Joint;
+use crate::info::{h_x, mutual_information};
+use crate::scalar::Real;
+use crate::solve::{solve, solve_best, Init, MergeTol, Solution, Stop};
+
+/// Which way the continuation runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Increasing β from the trivial solution, duplicating clusters.
+    Up,
+    /// Decreasing β from T = X.
+    Down,
+    /// Each β on its own.
+    Independent,
+}
+
+impl Direction {
+    /// `up`, `down` or `independent`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Direction::Up => "up",
+            Direction::Down => "down",
+            Direction::Independent => "independent",
+        }
+    }
+}
+
+/// Settings of a sweep.
+#[derive(Clone, Debug)]
+pub struct AnnealOptions<T> {
+    /// Stopping rule of every solve.
+    pub stop: Stop<T>,
+    /// Cluster counting.
+    pub merge: MergeTol<T>,
+    /// Refine the grid where the curve jumps or the cluster count changes.
+    pub adaptive: bool,
+    /// Largest number of points of a path (adaptive refinement stops there).
+    pub max_points: usize,
+}
+
+/// A solved path: solutions in increasing β.
+#[derive(Clone, Debug)]
+pub struct Path<T: Real> {
+    /// How it was computed.
+    pub direction: Direction,
+    /// The solutions, increasing in β.
+    pub points: Vec<Solution<T>>,
+}
+
+/// The encoder with one column per distinct cluster (members' columns summed), padded with
+/// zero columns to `k` columns.
+pub fn merged_encoder<T: Real>(s: &Solution<T>, k: usize) -> DMatrix<T> {
+    let nx = s.q_t_given_x.nrows();
+    let mut out = DMatrix::from_element(nx, k, T::zero());
+    for (c, (_, members)) in s.clusters.iter().enumerate().take(k) {
+        for x in 0..nx {
+            for &t in members {
+                out[(x, c)] += &s.q_t_given_x[(x, t)];
+            }
+        }
+    }
+    // Mass of dropped (near-empty) clusters goes back to the heaviest cluster, so rows
+    // still sum to 1.
+    for x in 0..nx {
+        let total = out.row(x).iter().fold(T::zero(), |a, v| a + v);
+        if !total.is_zero() {
+            for c in 0..k {
+                out[(x, c)] /= &total;
+            }
+        } else {
+            out[(x, 0)] = T::one();
+        }
+    }
+    out
+}
+
+/// Duplicates every live column into a free column: the two copies share the mass with a
+/// deterministic relative nudge ±1e-3·s(x), s(x) in [−1, 1].
+fn duplicate<T: Real>(enc: &DMatrix<T>) -> DMatrix<T> {
+    let (nx, k) = enc.shape();
+    let live: Vec<usize> = (0..k)
+        .filter(|&t| enc.column(t).iter().any(|v| !v.is_zero()))
+        .collect();
+    let mut out = enc.clone();
+    let mut free = (0..k).filter(|t| !live.contains(t));
+    let half = T::from_f64(0.5);
+    for &t in &live {
+        let Some(f) = free.next() else { break };
+        for x in 0..nx {
+            let s =
+                ((x as u64 * 2_654_435_761 + t as u64 * 40_503 + 17) % 2001) as f64 / 1000.0 - 1.0;
+            let nudge = T::from_f64(1e-3 * s);
+            let v = enc[(x, t)].clone() * &half;
+            out[(x, t)] = v.clone() * (T::one() + nudge.clone());
+            out[(x, f)] = v * (T::one() - nudge);
+        }
+    }
+    out
+}
+
+/// Whether two neighbouring points are too far apart (see the module docs).
+fn needs_refinement<T: Real>(a: &Solution<T>, b: &Solution<T>, h_x: &T, i_xy: &T) -> bool {
+    let frac = T::from_f64(0.05);
+    a.clusters.len() != b.clusters.len()
+        || (a.i_xt.clone() - &b.i_xt).abs() > frac.clone() * h_x
+        || (a.i_ty.clone() - &b.i_ty).abs() > frac * i_xy
+}
+
+fn far_enough<T: Real>(lo: &T, hi: &T) -> bool {
+    hi.clone() / lo > T::from_f64(1.001)
+}
+
+fn geometric_mid<T: Real>(a: &T, b: &T) -> T {
+    (a.clone() * b).sqrt()
+}
+
+/// Runs a sweep over `betas` (any order; positive) in `direction`, calling `progress` with
+/// the number of points done.
+///
+/// # Panics
+/// If `betas` is empty.
+pub fn anneal<T: Real, B: Bottleneck<T>>(
+    method: &B,
+    p: &Joint<T>,
+    betas: &[T],
+    direction: Direction,
+    options: &AnnealOptions<T>,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Path<T> {
+    assert!(!betas.is_empty(), "at least one beta");
+    let mut grid: Vec<T> = betas.to_vec();
+    grid.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    grid.dedup();
+    let (hx, ixy) = (h_x(p), mutual_information(p));
+    let k = p.nx();
+    let mut points = match direction {
+        Direction::Independent => {
+            let solve_at = |b: &T| {
+                let starts = vec![
+                    Init::<T>::Identity
+                        .encoder(p.nx(), k)
+                        .expect("identity start"),
+                    Init::<T>::SingleCluster
+                        .encoder(p.nx(), k)
+                        .expect("single start"),
+                ];
+                solve_best(method, p, b, starts, &options.stop, &options.merge).0
+            };
+            let mut points: Vec<Solution<T>> = grid.par_iter().map(solve_at).collect();
+            progress(points.len());
+            while options.adaptive && points.len() < options.max_points {
+                let mids: Vec<T> = points
+                    .windows(2)
+                    .filter(|w| {
+                        needs_refinement(&w[0], &w[1], &hx, &ixy)
+                            && far_enough(&w[0].beta, &w[1].beta)
+                    })
+                    .map(|w| geometric_mid(&w[0].beta, &w[1].beta))
+                    .take(options.max_points - points.len())
+                    .collect();
+                if mids.is_empty() {
+                    break;
+                }
+                points.extend(mids.par_iter().map(solve_at).collect::<Vec<_>>());
+                points.sort_by(|a, b| {
+                    a.beta
+                        .partial_cmp(&b.beta)
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                });
+                progress(points.len());
+            }
+            points
+        }
+        Direction::Up | Direction::Down => {
+            let up = direction == Direction::Up;
+            let mut queue: VecDeque<T> = if up {
+                grid.into_iter().collect()
+            } else {
+                grid.into_iter().rev().collect()
+            };
+            let mut state = if up {
+                Init::<T>::SingleCluster
+                    .encoder(p.nx(), k)
+                    .expect("single start")
+            } else {
+                Init::<T>::Identity
+                    .encoder(p.nx(), k)
+                    .expect("identity start")
+            };
+            let mut points: Vec<Solution<T>> = Vec::new();
+            while let Some(b) = queue.pop_front() {
+                let start = if up { duplicate(&state) } else { state.clone() };
+                let s = solve(method, p, &b, start, &options.stop, &options.merge, &mut ());
+                if let Some(prev) = points.last() {
+                    let (lo, hi) = if up {
+                        (&prev.beta, &b)
+                    } else {
+                        (&b, &prev.beta)
+                    };
+                    if options.adaptive
+                        && points.len() + queue.len() < options.max_points
+                        && needs_refinement(prev, &s, &hx, &ixy)
+                        && far_enough(lo, hi)
+                    {
+                        queue.push_front(b.clone());
+                        queue.push_front(geometric_mid(lo, hi));
+                        continue;
+                    }
+                }
+                state = merged_encoder(&s, k);
+                points.push(s);
+                progress(points.len());
+            }
+            if !up {
+                points.reverse();
+            }
+            points
+        }
+    };
+    points.sort_by(|a, b| {
+        a.beta
+            .partial_cmp(&b.beta)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    Path { direction, points }
+}
+
+/// Kind of a transition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A continuous split where β·λ_2(t) crosses 1 on the branch with fewer clusters.
+    Linear,
+    /// A first-order change (no eigenvalue crossing): new clusters appear with a finite
+    /// jump, or branches exchange optimality.
+    Nucleation,
+}
+
+impl Kind {
+    /// `linear` or `nucleation`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Kind::Linear => "linear",
+            Kind::Nucleation => "nucleation",
+        }
+    }
+}
+
+/// A located change of the number of distinct clusters.
+#[derive(Clone, Debug)]
+pub struct Bifurcation<T> {
+    /// Linear or nucleation.
+    pub kind: Kind,
+    /// Which path it was found on.
+    pub direction: Direction,
+    /// The prediction from the bracket's low-β end: 1/max_t λ_2(t) for a linear split
+    /// (exact on the trivial branch, where λ_2 does not move), 1/s* (IB) or 1/η_dual (dual
+    /// IB) for the onset from the trivial solution; `None` where theory gives none.
+    pub beta_predicted: Option<T>,
+    /// Where the condition holds: the root of β·max_t λ_2(t) = 1 on the low branch
+    /// (bisection on converged branch solutions), the onset constant itself from the
+    /// trivial solution, or the β where the two branches' objectives cross.
+    pub beta_located: T,
+    /// Relative tolerance of `beta_located` (the bisection's bracket width); 0 when it
+    /// is a closed-form constant.
+    pub tolerance: T,
+    /// Distinct clusters below and above.
+    pub clusters_before: usize,
+    /// Distinct clusters above.
+    pub clusters_after: usize,
+    /// The path bracket.
+    pub bracket: (T, T),
+    /// The largest iteration count of the two bracketing path points.
+    pub iterations_near: usize,
+}
+
+/// max_t λ_2(t) of a solution, for the method (`None` for methods without a linear theory).
+fn max_split_eigenvalue<T: Real>(method: &str, p: &Joint<T>, q: &DMatrix<T>) -> Option<T> {
+    let values = match method {
+        "ib" => ib_split_eigenvalues(p, q),
+        "dualib" => dual_split_eigenvalues(p, q),
+        _ => return None,
+    };
+    values.into_iter().flatten().reduce(|a, b| a.max_of(b))
+}
+
+/// Finds and locates every change of the number of distinct clusters along `path`, to
+/// relative tolerance `rel_tol` in β.
+pub fn locate<T: Real, B: Bottleneck<T>>(
+    method: &B,
+    p: &Joint<T>,
+    path: &Path<T>,
+    options: &AnnealOptions<T>,
+    rel_tol: &T,
+) -> Vec<Bifurcation<T>> {
+    let k = p.nx();
+    let mut out = Vec::new();
+    for w in path.points.windows(2) {
+        let (a, b) = (&w[0], &w[1]);
+        let (ca, cb) = (a.clusters.len(), b.clusters.len());
+        if ca == cb {
+            continue;
+        }
+        // The branch with fewer clusters, and the one with more.
+        let (low, high) = if ca < cb { (a, b) } else { (b, a) };
+        let low_state = merged_encoder(low, k);
+        let high_state = merged_encoder(high, k);
+        let on_low = |beta: &T| {
+            solve(
+                method,
+                p,
+                beta,
+                low_state.clone(),
+                &options.stop,
+                &options.merge,
+                &mut (),
+            )
+        };
+        let on_high = |beta: &T| {
+            solve(
+                method,
+                p,
+                beta,
+                high_state.clone(),
+                &options.stop,
+                &options.merge,
+                &mut (),
+            )
+        };
+        let g = |beta: &T| -> Option<T> {
+            let s = on_low(beta);
+            max_split_eigenvalue(method.name(), p, &merged_encoder(&s, k))
+                .map(|l| beta.clone() * l - T::one())
+        };
+        let (lo, hi) = (a.beta.clone(), b.beta.clone());
+        let trivial_low = low.clusters.len() == 1;
+        let predicted_linear =
+            max_split_eigenvalue(method.name(), p, &low_state).map(|l| T::one() / l);
+        // The path only brackets where the cluster count changed; critical slowing down
+        // can put that a little past the eigenvalue crossing (up) or before it (down).
+        // So the crossing is searched on the low branch within 10% either side.
+        let negative = |beta: &T| g(beta).is_some_and(|v| v < T::zero());
+        let nonnegative = |beta: &T| g(beta).is_some_and(|v| v >= T::zero());
+        let step = T::from_f64(1.01);
+        let (mut g_lo_beta, mut g_hi_beta) = (lo.clone(), hi.clone());
+        let mut linear = true;
+        if trivial_low {
+            // From the trivial solution λ_2 does not move with β: the split is linear only
+            // if the bracket contains 1/λ_2 itself; otherwise it is the onset below.
+            linear = predicted_linear.as_ref().is_some_and(|b| {
+                *b >= lo.clone() / step.clone() && *b <= hi.clone() * step.clone()
+            });
+        }
+        let mut k = 0;
+        while linear && !negative(&g_lo_beta) {
+            k += 1;
+            g_lo_beta /= &step;
+            if k > 10 {
+                linear = false;
+                break;
+            }
+        }
+        k = 0;
+        while linear && !nonnegative(&g_hi_beta) {
+            k += 1;
+            g_hi_beta *= &step;
+            if k > 10 {
+                linear = false;
+            }
+        }
+        let iterations_near = a.iterations.max(b.iterations);
+        let (kind, predicted, located, tolerance) = if linear {
+            let root = bisect(&g_lo_beta, &g_hi_beta, rel_tol, nonnegative);
+            (Kind::Linear, predicted_linear, root.0, root.1)
+        } else if trivial_low && (method.name() == "ib" || method.name() == "dualib") {
+            // From the trivial solution the onset is a constant: 1/s* (or 1/η_dual). When
+            // the supremum is the local limit it coincides with the linear threshold.
+            let sup = if method.name() == "ib" {
+                sdpi_constant(p)
+            } else {
+                dual_nucleation_constant(p)
+            };
+            let onset = T::one() / sup.value;
+            let kind = if sup.method == SupremumMethod::LocalLimit {
+                Kind::Linear
+            } else {
+                Kind::Nucleation
+            };
+            (kind, Some(onset.clone()), onset, T::zero())
+        } else {
+            // Where the high branch becomes better than the low one.
+            let better = |beta: &T| {
+                let (l, h) = (on_low(beta), on_high(beta));
+                h.clusters.len() > l.clusters.len() && h.objective < l.objective
+            };
+            let root = bisect(&lo, &hi, rel_tol, better);
+            (Kind::Nucleation, None, root.0, root.1)
+        };
+        out.push(Bifurcation {
+            kind,
+            direction: path.direction,
+            beta_predicted: predicted,
+            beta_located: located,
+            tolerance,
+            clusters_before: ca,
+            clusters_after: cb,
+            bracket: (lo, hi),
+            iterations_near,
+        });
+    }
+    out
+}
+
+/// Bisection in log β for the smallest β in [lo, hi] where `above` holds, assuming it
+/// fails at lo and holds at hi; returns the midpoint of the final bracket and its
+/// relative width. Stops at `rel_tol` or after 200 halvings.
+fn bisect<T: Real>(lo: &T, hi: &T, rel_tol: &T, above: impl Fn(&T) -> bool) -> (T, T) {
+    let (mut a, mut b) = (lo.clone(), hi.clone());
+    for _ in 0..200 {
+        if (b.clone() - a.clone()) / b.clone() <= *rel_tol {
+            break;
+        }
+        let m = geometric_mid(&a, &b);
+        if above(&m) {
+            b = m;
+        } else {
+            a = m;
+        }
+    }
+    let width = (b.clone() - a.clone()) / b.clone();
+    ((a + b) / T::from_f64(2.0), width)
+}
+
+/// The points of all paths on the upper concave envelope of (I(X;T), I(T;Y)) (the IB
+/// curve), as (path index, point index), in increasing I(X;T). Branches below the envelope
+/// are metastable or sub-optimal.
+pub fn envelope<T: Real>(paths: &[Path<T>]) -> Vec<(usize, usize)> {
+    let mut all: Vec<(f64, f64, usize, usize)> = paths
+        .iter()
+        .enumerate()
+        .flat_map(|(i, path)| {
+            path.points
+                .iter()
+                .enumerate()
+                .map(move |(j, s)| (s.i_xt.to_f64(), s.i_ty.to_f64(), i, j))
+        })
+        .collect();
+    all.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.total_cmp(&a.1)));
+    // Upper hull (monotone chain), keeping only non-decreasing I(T;Y).
+    let mut hull: Vec<(f64, f64, usize, usize)> = Vec::new();
+    for pt in all {
+        if hull.last().is_some_and(|h| pt.1 <= h.1 + 1e-13) {
+            continue;
+        }
+        while hull.len() >= 2 {
+            let (o, a) = (hull[hull.len() - 2], hull[hull.len() - 1]);
+            let cross = (a.0 - o.0) * (pt.1 - o.1) - (a.1 - o.1) * (pt.0 - o.0);
+            if cross >= -1e-15 {
+                hull.pop();
+            } else {
+                break;
+            }
+        }
+        hull.push(pt);
+    }
+    hull.into_iter().map(|h| (h.2, h.3)).collect()
+}

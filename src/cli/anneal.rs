@@ -1,0 +1,527 @@
+//! `ibex anneal` and `ibex bifurcations`: the whole curve across beta, its branches and its
+//! bifurcations.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path as FsPath, PathBuf};
+
+use serde_json::json;
+
+use super::solve::{parse_beta, parse_stop};
+use super::{emit, JointInput};
+use crate::anneal::{anneal, envelope, locate, AnnealOptions, Bifurcation, Direction, Path};
+use crate::bifurcation::{
+    dual_nucleation_constant, dual_split_eigenvalues, ib_split_eigenvalues, sdpi_constant,
+};
+use crate::bottleneck::Bottleneck;
+use crate::dual_ib::DualIb;
+use crate::error::{Error, Result};
+use crate::ib::Ib;
+use crate::info::{h_x, mutual_information, nats_to_bits};
+use crate::io::read_joint;
+use crate::plot::{line_plot, Series};
+use crate::scalar::Real;
+use crate::solve::{Init, MergeTol};
+use crate::with_precision;
+
+/// Methods with a bifurcation theory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AnnealMethod {
+    /// Information bottleneck.
+    Ib,
+    /// Dual information bottleneck.
+    Dualib,
+}
+
+/// Sweep directions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DirectionArg {
+    /// Forward annealing from the trivial solution (clusters duplicated at each beta).
+    Up,
+    /// Reverse annealing from T = X.
+    Down,
+    /// Both: hysteresis shows up as a difference.
+    Both,
+    /// Each beta on its own (identity and single-cluster starts), in parallel.
+    Independent,
+}
+
+/// Arguments shared by `ibex anneal` and `ibex bifurcations`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SweepArgs {
+    /// The joint distribution.
+    #[command(flatten)]
+    pub input: JointInput,
+    /// Which method.
+    #[arg(long, value_enum, default_value_t = AnnealMethod::Ib)]
+    pub method: AnnealMethod,
+    /// Smallest beta of the grid.
+    #[arg(long, default_value = "0.5")]
+    pub beta_min: String,
+    /// Largest beta of the grid.
+    #[arg(long, default_value = "100")]
+    pub beta_max: String,
+    /// Log-spaced grid points between --beta-min and --beta-max (refined adaptively).
+    #[arg(long, default_value_t = 40)]
+    pub points: usize,
+    /// An explicit comma-separated list of betas instead of a range (no refinement).
+    #[arg(long)]
+    pub betas: Option<String>,
+    /// Sweep direction.
+    #[arg(long, value_enum, default_value_t = DirectionArg::Both)]
+    pub direction: DirectionArg,
+    /// Convergence tolerance of each solve (default epsilon^(2/3)).
+    #[arg(long)]
+    pub tol: Option<String>,
+    /// Iteration cap of each solve.
+    #[arg(long, default_value_t = 100_000)]
+    pub max_iter: usize,
+    /// Relative tolerance of located bifurcations (default 1e-10 in f64, 1e-30 above).
+    #[arg(long)]
+    pub locate_tol: Option<String>,
+    /// Largest number of points per path (adaptive refinement stops there).
+    #[arg(long, default_value_t = 400)]
+    pub max_points: usize,
+}
+
+/// Arguments of `ibex anneal`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AnnealArgs {
+    /// The sweep.
+    #[command(flatten)]
+    pub sweep: SweepArgs,
+    /// Output directory (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Runs `ibex anneal`.
+pub fn run_anneal(args: &AnnealArgs, out: &mut dyn Write) -> Result<()> {
+    let text = with_precision!(
+        args.sweep.input.precision,
+        sweep(&args.sweep, Some(&args.out))
+    )?;
+    emit(out, &text)
+}
+
+/// Runs `ibex bifurcations`.
+pub fn run_bifurcations(args: &SweepArgs, out: &mut dyn Write) -> Result<()> {
+    let text = with_precision!(args.input.precision, sweep(args, None))?;
+    emit(out, &text)
+}
+
+fn grid<T: Real>(args: &SweepArgs) -> Result<Vec<T>> {
+    if let Some(list) = &args.betas {
+        let betas = list
+            .split(',')
+            .map(|b| parse_beta::<T>(b))
+            .collect::<Result<Vec<T>>>()?;
+        if betas.iter().any(|b| b.is_zero()) {
+            return Err(Error::parameter("--betas", list.clone(), "positive betas"));
+        }
+        return Ok(betas);
+    }
+    let lo = parse_beta::<T>(&args.beta_min)?;
+    let hi = parse_beta::<T>(&args.beta_max)?;
+    if lo.is_zero() || hi <= lo {
+        return Err(Error::parameter(
+            "--beta-min/--beta-max",
+            format!("{} .. {}", args.beta_min, args.beta_max),
+            "0 < beta-min < beta-max",
+        ));
+    }
+    if args.points < 2 || args.points > 100_000 {
+        return Err(Error::parameter(
+            "--points",
+            args.points.to_string(),
+            "between 2 and 100000",
+        ));
+    }
+    let (llo, lhi) = (lo.ln(), hi.ln());
+    let n = T::from_u64(args.points as u64 - 1);
+    Ok((0..args.points)
+        .map(|i| {
+            (llo.clone() + (lhi.clone() - llo.clone()) * T::from_u64(i as u64) / n.clone()).exp()
+        })
+        .collect())
+}
+
+fn sweep<T: Real>(args: &SweepArgs, out_dir: Option<&FsPath>) -> Result<String> {
+    let file = read_joint::<T>(&args.input.file, &args.input.read_options())?;
+    let stop = parse_stop::<T>(args.tol.as_deref(), args.max_iter)?;
+    let locate_tol = match &args.locate_tol {
+        Some(t) => {
+            super::solve::parse_real::<T>("--locate-tol", t, "a positive relative tolerance")?
+        }
+        None => T::from_f64(if T::PRECISION_BITS > 53 { 1e-30 } else { 1e-10 }),
+    };
+    let options = AnnealOptions {
+        merge: MergeTol::for_stop(&stop),
+        stop,
+        adaptive: args.betas.is_none(),
+        max_points: args.max_points.max(2),
+    };
+    let betas = grid::<T>(args)?;
+    match args.method {
+        AnnealMethod::Ib => run_method(
+            &Ib,
+            args,
+            &file.joint,
+            &betas,
+            &options,
+            &locate_tol,
+            out_dir,
+            &file.source,
+        ),
+        AnnealMethod::Dualib => run_method(
+            &DualIb,
+            args,
+            &file.joint,
+            &betas,
+            &options,
+            &locate_tol,
+            out_dir,
+            &file.source,
+        ),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_method<T: Real, B: Bottleneck<T>>(
+    method: &B,
+    args: &SweepArgs,
+    p: &crate::dist::Joint<T>,
+    betas: &[T],
+    options: &AnnealOptions<T>,
+    locate_tol: &T,
+    out_dir: Option<&FsPath>,
+    source: &str,
+) -> Result<String> {
+    let directions = match args.direction {
+        DirectionArg::Up => vec![Direction::Up],
+        DirectionArg::Down => vec![Direction::Down],
+        DirectionArg::Both => vec![Direction::Up, Direction::Down],
+        DirectionArg::Independent => vec![Direction::Independent],
+    };
+    let tty = std::io::stderr().is_terminal();
+    let mut paths = Vec::new();
+    for d in &directions {
+        let progress = |n: usize| {
+            if tty {
+                eprint!("\r[ibex anneal] {} sweep: {n} points", d.as_str());
+            }
+        };
+        paths.push(anneal(method, p, betas, *d, options, &progress));
+        if tty {
+            eprintln!();
+        }
+    }
+    let mut bifurcations: Vec<Bifurcation<T>> = Vec::new();
+    for path in &paths {
+        bifurcations.extend(locate(method, p, path, options, locate_tol));
+    }
+    let thresholds = trivial_thresholds(method.name(), p);
+    let hysteresis = hysteresis_ranges(&paths);
+    let on_envelope = envelope(&paths);
+    let table = bifurcation_table(method.name(), &bifurcations, &thresholds, &hysteresis);
+    let Some(dir) = out_dir else {
+        return Ok(table);
+    };
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+    let write = |name: &str, text: String| -> Result<PathBuf> {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| Error::io(path.display().to_string(), e))?;
+        Ok(path)
+    };
+    let mut written = Vec::new();
+    written.push(write("path.csv", path_csv(&paths, &on_envelope))?);
+    written.push(write(
+        "bifurcations.csv",
+        bifurcations_csv(method.name(), &bifurcations),
+    )?);
+    let summary = json!({
+        "file": source,
+        "method": method.name(),
+        "precision_bits": T::PRECISION_BITS,
+        "convention": "L = I(X;T) - beta I(T;Y), natural logarithms; informations in bits in path.csv",
+        "i_xy_bits": nats_to_bits(&mutual_information(p)).to_f64(),
+        "h_x_bits": nats_to_bits(&h_x(p)).to_f64(),
+        "thresholds": thresholds.iter().map(|(k, v, how)| json!({"kind": k, "beta": v.to_f64(), "beta_decimal": v.to_decimal(), "how": how})).collect::<Vec<_>>(),
+        "hysteresis": hysteresis.iter().map(|(a, b)| json!([a.to_f64(), b.to_f64()])).collect::<Vec<_>>(),
+        "paths": paths.iter().map(|p| json!({"direction": p.direction.as_str(), "points": p.points.len()})).collect::<Vec<_>>(),
+    });
+    written.push(write(
+        "summary.json",
+        format!("{}\n", serde_json::to_string_pretty(&summary)?),
+    )?);
+    written.extend(plots(dir, method.name(), p, &paths, &bifurcations)?);
+    let mut text = table;
+    for w in written {
+        text.push_str(&format!("wrote {}\n", w.display()));
+    }
+    Ok(text)
+}
+
+/// The trivial solution's thresholds: linear (1/ρ_m² or 1/λ_dual) and nucleation
+/// (1/s* or 1/η_dual).
+fn trivial_thresholds<T: Real>(
+    method: &str,
+    p: &crate::dist::Joint<T>,
+) -> Vec<(&'static str, T, String)> {
+    let trivial = Init::<T>::SingleCluster
+        .encoder(p.nx(), 1)
+        .expect("single cluster");
+    let (lin, nuc) = if method == "dualib" {
+        (
+            dual_split_eigenvalues(p, &trivial)[0].clone(),
+            dual_nucleation_constant(p),
+        )
+    } else {
+        (
+            ib_split_eigenvalues(p, &trivial)[0].clone(),
+            sdpi_constant(p),
+        )
+    };
+    let mut out = Vec::new();
+    if let Some(l) = lin.filter(|l| !l.is_zero()) {
+        let name = if method == "dualib" {
+            "1/lambda_dual"
+        } else {
+            "1/rho_m^2"
+        };
+        out.push(("linear", T::one() / l, name.to_string()));
+    }
+    if !nuc.value.is_zero() {
+        let name = if method == "dualib" {
+            "1/eta_dual"
+        } else {
+            "1/s* (eta_KL)"
+        };
+        out.push((
+            "nucleation",
+            T::one() / nuc.value,
+            format!("{name}, {:?}", nuc.method),
+        ));
+    }
+    out
+}
+
+/// β ranges (on the shared grid points) where the up and down paths reach different
+/// objectives: metastable branches.
+fn hysteresis_ranges<T: Real>(paths: &[Path<T>]) -> Vec<(T, T)> {
+    let (Some(up), Some(down)) = (
+        paths.iter().find(|p| p.direction == Direction::Up),
+        paths.iter().find(|p| p.direction == Direction::Down),
+    ) else {
+        return Vec::new();
+    };
+    let mut ranges: Vec<(T, T)> = Vec::new();
+    let mut open: Option<(T, T)> = None;
+    for u in &up.points {
+        let Some(d) = down.points.iter().find(|d| d.beta == u.beta) else {
+            continue;
+        };
+        let scale = u.objective.abs().max_of(T::one());
+        let differ = (u.objective.clone() - &d.objective).abs() > T::from_f64(1e-7) * scale;
+        match (&mut open, differ) {
+            (Some(r), true) => r.1 = u.beta.clone(),
+            (None, true) => open = Some((u.beta.clone(), u.beta.clone())),
+            (Some(_), false) => ranges.push(open.take().expect("open range")),
+            (None, false) => {}
+        }
+    }
+    ranges.extend(open);
+    ranges
+}
+
+fn opt(v: &Option<impl Real>) -> String {
+    v.as_ref().map_or(String::new(), |v| v.to_decimal())
+}
+
+fn bifurcation_table<T: Real>(
+    method: &str,
+    bifurcations: &[Bifurcation<T>],
+    thresholds: &[(&str, T, String)],
+    hysteresis: &[(T, T)],
+) -> String {
+    let mut s = format!("trivial-solution thresholds ({method}):\n");
+    for (kind, v, how) in thresholds {
+        s.push_str(&format!(
+            "  {kind:<10} beta = {}  ({how})\n",
+            v.to_decimal()
+        ));
+    }
+    s.push_str(&format!(
+        "bifurcations along the paths:\n  {:<11} {:<9} {:>24} {:>24} {:>9} {:>7} {:>11}\n",
+        "direction", "kind", "beta_predicted", "beta_located", "tolerance", "clusters", "iter_near"
+    ));
+    for b in bifurcations {
+        s.push_str(&format!(
+            "  {:<11} {:<9} {:>24} {:>24} {:>9.1e} {:>7} {:>11}\n",
+            b.direction.as_str(),
+            b.kind.as_str(),
+            b.beta_predicted
+                .as_ref()
+                .map_or("-".to_string(), |v| format!("{:.17}", v.to_f64())),
+            format!("{:.17}", b.beta_located.to_f64()),
+            b.tolerance.to_f64(),
+            format!("{}->{}", b.clusters_before, b.clusters_after),
+            b.iterations_near
+        ));
+    }
+    for (a, b) in hysteresis {
+        s.push_str(&format!(
+            "hysteresis: up and down sweeps differ for beta in [{:.6}, {:.6}] (metastable branch)\n",
+            a.to_f64(),
+            b.to_f64()
+        ));
+    }
+    s
+}
+
+fn bifurcations_csv<T: Real>(method: &str, bifurcations: &[Bifurcation<T>]) -> String {
+    let mut s = String::from("method,kind,beta_predicted,beta_located,tolerance,clusters_before,clusters_after,iterations_near,direction,bracket_lo,bracket_hi\n");
+    for b in bifurcations {
+        s.push_str(&format!(
+            "{method},{},{},{},{},{},{},{},{},{},{}\n",
+            b.kind.as_str(),
+            opt(&b.beta_predicted),
+            b.beta_located.to_decimal(),
+            b.tolerance.to_decimal(),
+            b.clusters_before,
+            b.clusters_after,
+            b.iterations_near,
+            b.direction.as_str(),
+            b.bracket.0.to_decimal(),
+            b.bracket.1.to_decimal()
+        ));
+    }
+    s
+}
+
+fn path_csv<T: Real>(paths: &[Path<T>], on_envelope: &[(usize, usize)]) -> String {
+    let mut s = String::from("beta,i_xt_bits,i_ty_bits,h_t_bits,objective,clusters,iterations,termination,residual,direction,on_envelope\n");
+    for (i, path) in paths.iter().enumerate() {
+        for (j, p) in path.points.iter().enumerate() {
+            let masses: Vec<T> = p.clusters.iter().map(|(m, _)| m.clone()).collect();
+            s.push_str(&format!(
+                "{},{},{},{},{},{},{},{},{},{},{}\n",
+                p.beta.to_decimal(),
+                nats_to_bits(&p.i_xt).to_decimal(),
+                nats_to_bits(&p.i_ty).to_decimal(),
+                nats_to_bits(&crate::info::entropy(&masses)).to_decimal(),
+                p.objective.to_decimal(),
+                p.clusters.len(),
+                p.iterations,
+                p.termination.as_str(),
+                p.residual.to_decimal(),
+                path.direction.as_str(),
+                on_envelope.contains(&(i, j))
+            ));
+        }
+    }
+    s
+}
+
+fn plots<T: Real>(
+    dir: &FsPath,
+    method: &str,
+    p: &crate::dist::Joint<T>,
+    paths: &[Path<T>],
+    bifurcations: &[Bifurcation<T>],
+) -> Result<Vec<PathBuf>> {
+    let i_xy = nats_to_bits(&mutual_information(p)).to_f64();
+    let hx = nats_to_bits(&h_x(p)).to_f64();
+    let mut series: Vec<Series> = paths
+        .iter()
+        .map(|path| {
+            Series::new(
+                format!("{method} {} sweep", path.direction.as_str()),
+                path.points
+                    .iter()
+                    .map(|s| {
+                        (
+                            nats_to_bits(&s.i_xt).to_f64(),
+                            nats_to_bits(&s.i_ty).to_f64(),
+                        )
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    let mut bound = Series::new(
+        format!("I(X;Y) = {i_xy:.4} bits"),
+        vec![(0.0, i_xy), (hx, i_xy)],
+    );
+    bound.dashed = true;
+    let mut hx_line = Series::new(format!("H(X) = {hx:.4} bits"), vec![(hx, 0.0), (hx, i_xy)]);
+    hx_line.dashed = true;
+    series.push(bound);
+    series.push(hx_line);
+    let marks: Vec<(f64, f64)> = bifurcations
+        .iter()
+        .filter_map(|b| {
+            let path = paths.iter().find(|pa| pa.direction == b.direction)?;
+            let s = path.points.iter().find(|s| s.beta >= b.beta_located)?;
+            Some((
+                nats_to_bits(&s.i_xt).to_f64(),
+                nats_to_bits(&s.i_ty).to_f64(),
+            ))
+        })
+        .collect();
+    if !marks.is_empty() {
+        let mut marks = Series::new("bifurcations (first point after)", marks);
+        marks.markers_only = true;
+        series.push(marks);
+    }
+    let mut written = line_plot(
+        &dir.join("information_plane"),
+        &format!("Information plane, {method} (bits)"),
+        "I(X;T) [bits]",
+        "I(T;Y) [bits]",
+        false,
+        &series,
+    )?
+    .to_vec();
+    // Bifurcation diagram: q(y = first|t) of each distinct cluster (by mass rank) vs beta.
+    let mut diagram = Vec::new();
+    for path in paths {
+        let max_clusters = path
+            .points
+            .iter()
+            .map(|s| s.clusters.len())
+            .max()
+            .unwrap_or(0);
+        for rank in 0..max_clusters {
+            let pts: Vec<(f64, f64)> = path
+                .points
+                .iter()
+                .filter_map(|s| {
+                    let (_, members) = s.clusters.get(rank)?;
+                    Some((s.beta.to_f64(), s.q_y_given_t[(members[0], 0)].to_f64()))
+                })
+                .collect();
+            let mut series = Series::new(
+                format!(
+                    "{} sweep, cluster {} by mass",
+                    path.direction.as_str(),
+                    rank + 1
+                ),
+                pts,
+            );
+            series.markers_only = true;
+            diagram.push(series);
+        }
+    }
+    written.extend(line_plot(
+        &dir.join("bifurcation_diagram"),
+        &format!(
+            "Decoders q(y = {}|t) of the distinct clusters, {method}",
+            p.y_labels()[0]
+        ),
+        "beta (log scale)",
+        "q(y|t)",
+        true,
+        &diagram,
+    )?);
+    Ok(written)
+}
