@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::error::{Error, Result};
 use crate::io::{InputLayout, ReadOptions};
 
-mod anneal;
+pub(crate) mod anneal;
 
 mod demo;
 mod gen;
@@ -173,7 +173,11 @@ pub enum GenKind {
 
 /// Arguments of `ibex demo`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct DemoArgs {}
+pub struct DemoArgs {
+    /// Where the demo writes its sweeps and plots.
+    #[arg(long, default_value = "ibex-demo")]
+    pub out: PathBuf,
+}
 
 /// The precisions the command line offers.
 pub const PRECISIONS: &str = "f64, 128, 256, 512 or 1024";

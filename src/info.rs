@@ -26,7 +26,8 @@ fn sum<T: Real>(values: impl Iterator<Item = T>) -> T {
 /// # References
 /// [CT06 eq. 2.1]
 pub fn entropy<T: Real>(p: &[T]) -> T {
-    -sum(p.iter().map(|v| v.xlogx()))
+    // Adding +0 turns the −0 of a point mass into +0.
+    -sum(p.iter().map(|v| v.xlogx())) + T::zero()
 }
 
 /// Kullback-Leibler divergence KL(p‖q) in nats; +inf if p_i > 0 where q_i = 0.

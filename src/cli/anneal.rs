@@ -98,14 +98,14 @@ pub struct AnnealArgs {
 pub fn run_anneal(args: &AnnealArgs, out: &mut dyn Write) -> Result<()> {
     let text = with_precision!(
         args.sweep.input.precision,
-        sweep(&args.sweep, Some(&args.out))
+        sweep_into(&args.sweep, Some(&args.out))
     )?;
     emit(out, &text)
 }
 
 /// Runs `ibex bifurcations`.
 pub fn run_bifurcations(args: &SweepArgs, out: &mut dyn Write) -> Result<()> {
-    let text = with_precision!(args.input.precision, sweep(args, None))?;
+    let text = with_precision!(args.input.precision, sweep_into(args, None))?;
     emit(out, &text)
 }
 
@@ -145,7 +145,9 @@ fn grid<T: Real>(args: &SweepArgs) -> Result<Vec<T>> {
         .collect())
 }
 
-fn sweep<T: Real>(args: &SweepArgs, out_dir: Option<&FsPath>) -> Result<String> {
+/// Runs a sweep at precision `T`; writes files into `out_dir` when given. Returns the text
+/// to print.
+pub(crate) fn sweep_into<T: Real>(args: &SweepArgs, out_dir: Option<&FsPath>) -> Result<String> {
     let file = read_joint::<T>(&args.input.file, &args.input.read_options())?;
     let stop = parse_stop::<T>(args.tol.as_deref(), args.max_iter)?;
     let locate_tol = match &args.locate_tol {

@@ -72,7 +72,7 @@ fn row<T: Real>(e: &Example) -> Result<String> {
 }
 
 /// Runs `ibex demo`.
-pub fn run(_args: &DemoArgs, out: &mut dyn Write) -> Result<()> {
+pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<()> {
     let mut text = String::from(
         "ibex demo: exact information measures of the bundled joint distributions\n\
          (entropies and I(X;Y) in bits; rho_m = maximal correlation; 1/rho_m^2 = the beta\n\
@@ -100,6 +100,7 @@ pub fn run(_args: &DemoArgs, out: &mut dyn Write) -> Result<()> {
         ));
     }
     text.push_str(&solve_table()?);
+    text.push_str(&sweeps(&args.out)?);
     text.push_str(
         "\nMore: `ibex info FILE --format json`, `ibex solve FILE --beta B`, `ibex info FILE --precision 512`, `ibex gen --help`.\n",
     );
@@ -155,6 +156,47 @@ fn solve_table() -> Result<String> {
                 s.iterations
             ));
         }
+    }
+    Ok(text)
+}
+
+/// IB and dual-IB sweeps (both directions) on the 3x3 example, with plots, into `dir`.
+fn sweeps(dir: &std::path::Path) -> Result<String> {
+    use super::anneal::{sweep_into, AnnealMethod, DirectionArg, SweepArgs};
+    use super::JointInput;
+
+    std::fs::create_dir_all(dir)
+        .map_err(|e| crate::error::Error::io(dir.display().to_string(), e))?;
+    let e = &examples()[1];
+    let data = dir.join("ib_3x3.csv");
+    std::fs::write(&data, e.text)
+        .map_err(|err| crate::error::Error::io(data.display().to_string(), err))?;
+    let mut text = String::new();
+    for (method, name) in [(AnnealMethod::Ib, "ib"), (AnnealMethod::Dualib, "dualib")] {
+        let args = SweepArgs {
+            input: JointInput {
+                file: data.clone(),
+                normalize: false,
+                counts: false,
+                long: false,
+                precision: 53,
+            },
+            method,
+            beta_min: "0.5".into(),
+            beta_max: "100".into(),
+            points: 40,
+            betas: None,
+            direction: DirectionArg::Both,
+            tol: None,
+            max_iter: 100_000,
+            locate_tol: None,
+            max_points: 400,
+        };
+        text.push_str(&format!(
+            "\n{name} sweep of {} (up from the trivial solution, down from T = X):\n",
+            e.path
+        ));
+        text.push_str(&sweep_into::<f64>(&args, Some(&dir.join(name)))?);
     }
     Ok(text)
 }

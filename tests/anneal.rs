@@ -1,0 +1,369 @@
+//! Continuation in beta and located bifurcations against independent truth: closed-form
+//! thresholds (DSBS, dual-IB paper example), the spec's mpmath constants, the exact
+//! binary-X envelope L*(beta) computed here from its definition, the Mrs. Gerber curve,
+//! monotonicity and concavity, agreement of directions and of precisions.
+
+mod common;
+
+use common::{bconv, h2, h2_inverse, labels, random_joint};
+use ibex::anneal::{anneal, envelope, locate, AnnealOptions, Direction, Kind, Path};
+use ibex::dual_ib::DualIb;
+use ibex::ib::Ib;
+use ibex::info::{self, nats_to_bits};
+use ibex::io::{parse_joint, ReadOptions};
+use ibex::scalar::{Mp256, Real};
+use ibex::solve::{MergeTol, Stop};
+use ibex::{Joint, MaximalCorrelation};
+
+fn options<T: Real>(adaptive: bool) -> AnnealOptions<T> {
+    let stop = Stop::<T>::default();
+    AnnealOptions {
+        merge: MergeTol::for_stop(&stop),
+        stop,
+        adaptive,
+        max_points: 400,
+    }
+}
+
+fn log_grid(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|i| (lo.ln() + (hi.ln() - lo.ln()) * i as f64 / (n - 1) as f64).exp())
+        .collect()
+}
+
+fn example<T: Real>(text: &str) -> Joint<T> {
+    parse_joint::<T>("t", text, &ReadOptions::default())
+        .unwrap()
+        .joint
+}
+
+const BINARY_X: &str = "0.72,0.18\n0.01,0.09\n";
+
+#[test]
+fn first_linear_split_is_at_one_over_rho_squared() {
+    // DSBS: 1/(1 − 2E)^2 in closed form; random joints: 1/rho_m^2.
+    for e in [0.1f64, 0.2, 0.3] {
+        let j = example::<f64>(&format!(
+            "{},{}\n{},{}\n",
+            (1.0 - e) / 2.0,
+            e / 2.0,
+            e / 2.0,
+            (1.0 - e) / 2.0
+        ));
+        let path = anneal(
+            &Ib,
+            &j,
+            &log_grid(0.5, 40.0, 20),
+            Direction::Up,
+            &options(true),
+            &|_| {},
+        );
+        let b = locate(&Ib, &j, &path, &options(true), &1e-10);
+        let first = &b[0];
+        assert_eq!(first.kind, Kind::Linear);
+        let closed = 1.0 / (1.0 - 2.0 * e).powi(2);
+        assert!(
+            ((first.beta_located - closed) / closed).abs() < 2e-10,
+            "E {e}: {}",
+            first.beta_located
+        );
+        assert!((first.beta_predicted.unwrap() - closed).abs() < 1e-12 * closed);
+    }
+    for seed in 1..=3 {
+        let j = Joint::normalized(random_joint(4, 3, seed), labels(4), labels(3))
+            .unwrap()
+            .joint;
+        let beta_c = MaximalCorrelation::of(&j).beta_critical_first;
+        let path = anneal(
+            &Ib,
+            &j,
+            &log_grid(0.5 * beta_c, 2.0 * beta_c, 12),
+            Direction::Up,
+            &options(true),
+            &|_| {},
+        );
+        let b = locate(&Ib, &j, &path, &options(true), &1e-10);
+        assert_eq!(b[0].kind, Kind::Linear, "seed {seed}");
+        assert!(
+            ((b[0].beta_located - beta_c) / beta_c).abs() < 2e-10,
+            "seed {seed}"
+        );
+    }
+}
+
+/// L*(beta) for binary X by the lower convex envelope of
+/// phi(a) = −h(a) + beta·H(Y | X ~ Bern(a)) at p1 (spec ib §4.4), computed here by a grid
+/// over the chord end points and golden refinement: L* = H(X) − beta H(Y) + conv phi(p1).
+fn binary_x_envelope(beta: f64) -> f64 {
+    let (p1, q0, q1) = (0.1f64, 0.2f64, 0.9f64);
+    let hn = |a: f64| {
+        if a <= 0.0 || a >= 1.0 {
+            0.0
+        } else {
+            -(a * a.ln() + (1.0 - a) * (1.0 - a).ln())
+        }
+    };
+    let phi = |a: f64| -hn(a) + beta * hn((1.0 - a) * q0 + a * q1);
+    let chord = |lo: f64, hi: f64| {
+        if hi - lo < 1e-15 {
+            phi(p1)
+        } else {
+            phi(lo) + (phi(hi) - phi(lo)) * (p1 - lo) / (hi - lo)
+        }
+    };
+    let n = 400;
+    let (mut best, mut arg) = (phi(p1), (p1, p1));
+    for i in 0..=n {
+        for k in 0..=n {
+            let lo = p1 * i as f64 / n as f64;
+            let hi = p1 + (1.0 - p1) * k as f64 / n as f64;
+            let v = chord(lo, hi);
+            if v < best {
+                best = v;
+                arg = (lo, hi);
+            }
+        }
+    }
+    // Coordinate refinement.
+    let (mut lo, mut hi) = arg;
+    let mut step = 0.01;
+    while step > 1e-13 {
+        let mut moved = false;
+        for (dl, dh) in [(step, 0.0), (-step, 0.0), (0.0, step), (0.0, -step)] {
+            let (l, h) = ((lo + dl).clamp(0.0, p1), (hi + dh).clamp(p1, 1.0));
+            let v = chord(l, h);
+            if v < best - 1e-17 {
+                best = v;
+                lo = l;
+                hi = h;
+                moved = true;
+            }
+        }
+        if !moved {
+            step /= 2.0;
+        }
+    }
+    let h_x = hn(p1);
+    let h_y = hn((1.0 - p1) * q0 + p1 * q1);
+    h_x - beta * h_y + best
+}
+
+#[test]
+fn binary_x_onset_hysteresis_and_exact_envelope() {
+    let j = example::<f64>(BINARY_X);
+    let opts = options::<f64>(true);
+    let betas = log_grid(1.0, 10.0, 30);
+    let up = anneal(&Ib, &j, &betas, Direction::Up, &opts, &|_| {});
+    let down = anneal(&Ib, &j, &betas, Direction::Down, &opts, &|_| {});
+    let b_up = locate(&Ib, &j, &up, &opts, &1e-10);
+    let b_down = locate(&Ib, &j, &down, &opts, &1e-10);
+    // Forward annealing sees the linear threshold 1/rho_m^2 = 219/49; reverse annealing
+    // keeps the non-trivial branch down to the onset 1/eta_KL (spec ib §3.1, mpmath).
+    assert_eq!(b_up[0].kind, Kind::Linear);
+    assert!((b_up[0].beta_located - 219.0 / 49.0).abs() < 1e-9);
+    assert_eq!(b_down[0].kind, Kind::Nucleation);
+    assert!((b_down[0].beta_located - 2.558980031697148).abs() < 1e-12);
+    // The down path is the exact optimum wherever it is converged: L = L*(beta).
+    let converged: Vec<_> = down
+        .points
+        .iter()
+        .filter(|s| s.termination == ibex::solve::Termination::Converged)
+        .collect();
+    assert!(
+        converged.len() >= 20,
+        "{} converged points",
+        converged.len()
+    );
+    for s in converged {
+        let exact = binary_x_envelope(s.beta);
+        assert!(
+            (s.objective - exact).abs() < 1e-9,
+            "beta {}: {} vs L* {}",
+            s.beta,
+            s.objective,
+            exact
+        );
+    }
+    // Hysteresis: between the two thresholds the up path is on the (worse) trivial branch.
+    let mut compared = 0;
+    for u in up.points.iter().filter(|u| u.beta > 2.7 && u.beta < 4.3) {
+        if let Some(d) = down.points.iter().find(|d| d.beta == u.beta) {
+            assert!(u.objective > d.objective + 1e-6, "beta {}", u.beta);
+            compared += 1;
+        }
+    }
+    assert!(
+        compared >= 5,
+        "{compared} shared betas in the hysteresis range"
+    );
+    // The spec's oracle at beta = 3.5 (mpmath common tangent).
+    assert!((binary_x_envelope(3.5) - -0.04546228056164511).abs() < 1e-11);
+}
+
+#[test]
+fn dual_ib_thresholds_of_the_paper_example() {
+    let text = std::fs::read_to_string(common::example("dualib_5x2.csv")).unwrap();
+    let j = example::<f64>(&text);
+    let opts = options::<f64>(true);
+    let up = anneal(
+        &DualIb,
+        &j,
+        &log_grid(2.0, 6.0, 12),
+        Direction::Up,
+        &opts,
+        &|_| {},
+    );
+    let b = locate(&DualIb, &j, &up, &opts, &1e-10);
+    assert_eq!(b[0].kind, Kind::Linear);
+    // 1/lambda_dual = 1/(0.32 sech^2 0.2) (spec ib §3.6, closed form).
+    let closed = 1.0 / (0.32 / 0.2f64.cosh().powi(2));
+    assert!((closed - 3.251675580997586).abs() < 1e-14);
+    assert!(
+        ((b[0].beta_located - closed) / closed).abs() < 2e-10,
+        "{}",
+        b[0].beta_located
+    );
+}
+
+#[test]
+fn located_points_agree_between_f64_and_256_bits() {
+    let text = "0.45,0.05\n0.05,0.45\n";
+    let j64 = example::<f64>(text);
+    let j256 = example::<Mp256>(text);
+    let b64 = locate(
+        &Ib,
+        &j64,
+        &anneal(
+            &Ib,
+            &j64,
+            &[1.0, 2.0, 4.0],
+            Direction::Up,
+            &options(false),
+            &|_| {},
+        ),
+        &options(false),
+        &1e-10,
+    );
+    let betas: Vec<Mp256> = [1.0, 2.0, 4.0]
+        .iter()
+        .map(|b| Mp256::from_f64(*b))
+        .collect();
+    let opts256 = options::<Mp256>(false);
+    let tol = Mp256::parse("1e-30").unwrap();
+    let b256 = locate(
+        &Ib,
+        &j256,
+        &anneal(&Ib, &j256, &betas, Direction::Up, &opts256, &|_| {}),
+        &opts256,
+        &tol,
+    );
+    assert!(((b64[0].beta_located - b256[0].beta_located.to_f64()) / 1.5625).abs() < 2e-10);
+    let exact = Mp256::parse("1.5625").unwrap();
+    assert!(
+        ((b256[0].beta_located.clone() - exact) / Mp256::from_f64(1.5625)).abs()
+            < Mp256::parse("1e-29").unwrap()
+    );
+}
+
+#[test]
+fn dsbs_path_lies_on_the_closed_form_curve() {
+    let j = example::<f64>("0.45,0.05\n0.05,0.45\n");
+    for d in [Direction::Up, Direction::Down, Direction::Independent] {
+        let path = anneal(
+            &Ib,
+            &j,
+            &log_grid(1.7, 100.0, 15),
+            d,
+            &options(true),
+            &|_| {},
+        );
+        for s in path
+            .points
+            .iter()
+            .filter(|s| s.termination == ibex::solve::Termination::Converged)
+        {
+            let (ix, iy) = (nats_to_bits(&s.i_xt), nats_to_bits(&s.i_ty));
+            let curve = 1.0 - h2(&bconv(&0.1, &h2_inverse(&(1.0 - ix))));
+            assert!((iy - curve).abs() < 1e-9, "{:?} beta {}", d, s.beta);
+        }
+    }
+}
+
+fn check_monotone_concave(path: &Path<f64>) {
+    let pts: Vec<(f64, f64)> = path.points.iter().map(|s| (s.i_xt, s.i_ty)).collect();
+    for w in pts.windows(2) {
+        assert!(
+            w[1].0 >= w[0].0 - 1e-9 && w[1].1 >= w[0].1 - 1e-9,
+            "non-decreasing"
+        );
+    }
+    for w in pts.windows(3) {
+        let (a, b, c) = (w[0], w[1], w[2]);
+        if c.0 - a.0 > 1e-6 && b.0 - a.0 > 1e-7 && c.0 - b.0 > 1e-7 {
+            let cross = (b.0 - a.0) * (c.1 - a.1) - (b.1 - a.1) * (c.0 - a.0);
+            assert!(cross <= 1e-9, "concave: {a:?} {b:?} {c:?}");
+        }
+    }
+}
+
+#[test]
+fn envelope_is_monotone_and_concave_and_directions_agree_away_from_hysteresis() {
+    let text = std::fs::read_to_string(common::example("ib_3x3.csv")).unwrap();
+    let j = example::<f64>(&text);
+    let opts = options::<f64>(true);
+    let betas = log_grid(0.5, 100.0, 30);
+    let up = anneal(&Ib, &j, &betas, Direction::Up, &opts, &|_| {});
+    let down = anneal(&Ib, &j, &betas, Direction::Down, &opts, &|_| {});
+    check_monotone_concave(&down);
+    let paths = [up.clone(), down.clone()];
+    let env: Vec<(f64, f64)> = envelope(&paths)
+        .iter()
+        .map(|&(i, k)| (paths[i].points[k].i_xt, paths[i].points[k].i_ty))
+        .collect();
+    assert!(env.len() > 10);
+    for w in env.windows(3) {
+        let cross = (w[1].0 - w[0].0) * (w[2].1 - w[0].1) - (w[1].1 - w[0].1) * (w[2].0 - w[0].0);
+        assert!(cross < 0.0);
+    }
+    // Away from [1/eta_KL, 2.7] the two directions reach the same objective.
+    let i_xy = info::mutual_information(&j);
+    for u in &up.points {
+        if let Some(d) = down.points.iter().find(|d| d.beta == u.beta) {
+            if u.beta < 2.12 || u.beta > 2.8 {
+                assert!(
+                    (u.objective - d.objective).abs() < 1e-8 * (1.0 + u.beta * i_xy),
+                    "beta {}",
+                    u.beta
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn independent_sweeps_do_not_depend_on_the_number_of_threads() {
+    let text = std::fs::read_to_string(common::example("ib_3x3.csv")).unwrap();
+    let j = example::<f64>(&text);
+    let run = |n: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .unwrap()
+            .install(|| {
+                anneal(
+                    &Ib,
+                    &j,
+                    &log_grid(1.0, 10.0, 12),
+                    Direction::Independent,
+                    &options(true),
+                    &|_| {},
+                )
+            })
+    };
+    let (a, b) = (run(1), run(2));
+    assert_eq!(a.points.len(), b.points.len());
+    for (x, y) in a.points.iter().zip(&b.points) {
+        assert_eq!(x.beta.to_bits(), y.beta.to_bits());
+        assert_eq!(x.objective.to_bits(), y.objective.to_bits());
+    }
+}

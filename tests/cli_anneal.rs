@@ -1,0 +1,139 @@
+//! `ibex anneal` and `ibex bifurcations` end to end: files, columns, plots, bad input.
+
+mod common;
+
+use std::process::Command;
+
+use clap::Parser;
+use common::example;
+
+fn run_cli(args: &[&str]) -> ibex::Result<String> {
+    let args = ibex::cli::Args::try_parse_from(std::iter::once("ibex").chain(args.iter().copied()))
+        .unwrap();
+    let mut out = Vec::new();
+    ibex::cli::run(args, &mut out)?;
+    Ok(String::from_utf8(out).unwrap())
+}
+
+fn csv(path: &std::path::Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap().split(',').map(String::from).collect();
+    (
+        header,
+        lines
+            .map(|l| l.split(',').map(String::from).collect())
+            .collect(),
+    )
+}
+
+#[test]
+fn anneal_writes_paths_bifurcations_and_plots() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let f = example("binary_x_hysteresis.csv");
+    let text = run_cli(&[
+        "anneal",
+        f.to_str().unwrap(),
+        "--beta-min",
+        "1",
+        "--beta-max",
+        "10",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .unwrap();
+    assert!(
+        text.contains("nucleation") && text.contains("linear"),
+        "{text}"
+    );
+    let (h, rows) = csv(&out.join("path.csv"));
+    assert_eq!(
+        &h[..9],
+        [
+            "beta",
+            "i_xt_bits",
+            "i_ty_bits",
+            "h_t_bits",
+            "objective",
+            "clusters",
+            "iterations",
+            "termination",
+            "residual"
+        ]
+    );
+    assert!(rows.iter().any(|r| r[9] == "up") && rows.iter().any(|r| r[9] == "down"));
+    let (h, rows) = csv(&out.join("bifurcations.csv"));
+    assert_eq!(
+        &h[..8],
+        [
+            "method",
+            "kind",
+            "beta_predicted",
+            "beta_located",
+            "tolerance",
+            "clusters_before",
+            "clusters_after",
+            "iterations_near"
+        ]
+    );
+    let down = rows.iter().find(|r| r[8] == "down").unwrap();
+    assert_eq!(down[1], "nucleation");
+    let located: f64 = down[3].parse().unwrap();
+    assert!((located - 2.558980031697148).abs() < 1e-12);
+    for name in [
+        "information_plane.svg",
+        "information_plane.png",
+        "bifurcation_diagram.svg",
+        "bifurcation_diagram.png",
+    ] {
+        assert!(
+            std::fs::metadata(out.join(name)).unwrap().len() > 1000,
+            "{name}"
+        );
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert!(!summary["hysteresis"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn bifurcations_prints_the_table_for_the_dual_ib() {
+    let f = example("dsbs_e0.1.csv");
+    let text = run_cli(&[
+        "bifurcations",
+        f.to_str().unwrap(),
+        "--method",
+        "dualib",
+        "--betas",
+        "0.5,0.7,0.9,1.2,2",
+        "--direction",
+        "up",
+    ])
+    .unwrap();
+    // 4/ln^2(9) = 0.828535449690223 (spec ib §3.6).
+    assert!(text.contains("0.8285354496"), "{text}");
+}
+
+#[test]
+fn bad_sweep_parameters_exit_2() {
+    let f = example("dsbs_e0.1.csv");
+    let f = f.to_str().unwrap();
+    for (args, needle) in [
+        (vec!["--beta-min", "5", "--beta-max", "1"], "beta-min"),
+        (vec!["--betas", "1,x,3"], "--beta"),
+        (vec!["--betas", "0,1"], "--betas"),
+        (vec!["--points", "1"], "--points"),
+    ] {
+        let mut all = vec!["bifurcations", f];
+        all.extend(args.iter().copied());
+        let out = Command::new(env!("CARGO_BIN_EXE_ibex"))
+            .args(&all)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+}
