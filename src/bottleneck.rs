@@ -102,8 +102,24 @@ pub(crate) fn is_positive<T: Real>(m: &DMatrix<T>) -> DMatrix<bool> {
 /// (a boolean product a·bᵀ). Used to find where ln 0 would enter a product.
 pub(crate) fn overlap(a: &DMatrix<bool>, b: &DMatrix<bool>) -> DMatrix<bool> {
     assert_eq!(a.ncols(), b.ncols(), "overlap: inner dimensions differ");
+    // Rows as 64-bit bitsets: |a|·|b|·ceil(k/64) word operations.
+    let words = a.ncols().div_ceil(64);
+    let bits = |m: &DMatrix<bool>| -> Vec<Vec<u64>> {
+        (0..m.nrows())
+            .map(|i| {
+                let mut row = vec![0u64; words];
+                for k in 0..m.ncols() {
+                    if m[(i, k)] {
+                        row[k / 64] |= 1 << (k % 64);
+                    }
+                }
+                row
+            })
+            .collect()
+    };
+    let (ra, rb) = (bits(a), bits(b));
     DMatrix::from_fn(a.nrows(), b.nrows(), |i, j| {
-        (0..a.ncols()).any(|k| a[(i, k)] && b[(j, k)])
+        ra[i].iter().zip(&rb[j]).any(|(x, y)| x & y != 0)
     })
 }
 

@@ -9,7 +9,7 @@
 use nalgebra::DMatrix;
 
 use crate::bottleneck::{
-    is_positive, is_zero, ln_or_zero, markov_decoder, overlap, Bottleneck, Decoder, Quantities,
+    is_positive, ln_or_zero, markov_decoder, overlap, Bottleneck, Decoder, Quantities,
 };
 use crate::dist::Joint;
 use crate::scalar::Real;
@@ -28,11 +28,15 @@ pub(crate) fn kl_distortion<T: Real>(p: &Joint<T>, decoder: &Decoder<T>) -> DMat
     let ln_q0 = ln_or_zero(&decoder.q_y_given_t);
     let cross = T::matmul(p_y_given_x, &ln_q0.transpose());
     // Where p(y|x) > 0 = q(y|t) for some y, the distortion is +inf.
-    let missing = decoder
-        .q_y_given_t
+    // Zeros of live decoders only: dead clusters (zero rows) are +inf anyway, and checking
+    // them would make every step pay for the overlap.
+    let q = &decoder.q_y_given_t;
+    let live_zero =
+        DMatrix::from_fn(nt, q.ncols(), |t, y| decoder.live[t] && q[(t, y)].is_zero());
+    let missing = live_zero
         .iter()
-        .any(|v| v.is_zero())
-        .then(|| overlap(&is_positive(p_y_given_x), &is_zero(&decoder.q_y_given_t)));
+        .any(|&z| z)
+        .then(|| overlap(&is_positive(p_y_given_x), &live_zero));
     DMatrix::from_fn(nx, nt, |x, t| {
         let infinite = !decoder.live[t] || missing.as_ref().is_some_and(|m| m[(x, t)]);
         if infinite {
