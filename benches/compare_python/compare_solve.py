@@ -38,7 +38,9 @@ def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("files", nargs="*", help="dense CSV joints (default: all of make_joints.sh's output)")
     ap.add_argument("--joints-dir", help="use the CSVs in this directory (default: run make_joints.sh into a temp dir)")
-    ap.add_argument("--ibex", default=os.path.join(ROOT, "target", "release", "ibex"), help="ibex binary")
+    ap.add_argument("--ibex", default=os.environ.get("IBEX") or os.path.join(ROOT, "target", "release", "ibex"),
+                    help="ibex binary (default: $IBEX, else target/release/ibex); pass a frozen copy so that a "
+                         "rebuild during the run does not mix two builds")
     ap.add_argument("--betas", default="2,5,20,100", help="betas in ibex's convention (solve mode)")
     ap.add_argument("--clusters", type=int, default=0,
                     help="|T| for every tool; 0 (default) = |X|, which is embo's default and dit's")
@@ -47,10 +49,12 @@ def parse_args(argv=None):
     ap.add_argument("--tol", type=float, default=1e-10, help="ibex solve --tol")
     ap.add_argument("--max-iter", type=int, default=0, help="ibex solve --max-iter (0 = ibex's default)")
     ap.add_argument("--ibex-extra", default="", help="extra arguments for every ibex solve run")
-    ap.add_argument("--ibex-variants", default="ibex-r3=--restarts 3;ibex-id=--init identity",
-                    help="extra ibex rows besides `ibex` (its defaults), as 'name=args;name=args' ('' for none). "
-                         "Default: --restarts 3 (embo's restart count; timed --tight-repeats times) and "
-                         "--init identity (embo-like near-identity start)")
+    ap.add_argument("--ibex-variants", default="ibex-r3=--restarts 3;ibex-random=--init random",
+                    help="extra ibex rows besides `ibex` (its defaults: the identity start, and the single-cluster "
+                         "solution compared), as 'name=args;name=args' ('' for none). Default: --restarts 3 "
+                         "(3 random starts beside the identity one, embo's restart count; timed --tight-repeats "
+                         "times) and --init random (one random start instead of the identity; ibex's default "
+                         "before c32bacf, for reference)")
     ap.add_argument("--embo-restarts", type=int, default=3, help="embo default: 3")
     ap.add_argument("--embo-iter", type=int, default=100, help="embo default: 100")
     ap.add_argument("--embo-rtol", type=float, default=1e-3, help="embo default: 1e-3 (relative change of the cost)")
@@ -308,7 +312,12 @@ def run_ibex_solve(ibex, path, beta, k, repeats, extra=()):
             # keep the scalars; drop the encoder/decoder arrays (q_t, q_y_given_t, ...)
             out = {kk: vv for kk, vv in js.items() if not isinstance(vv, list) or kk == "warnings"}
     row = {"i_xt_bits": float(out["i_xt_bits"]), "i_ty_bits": float(out["i_ty_bits"]), "json": out,
-           "cmd": " ".join(cmd)}
+           "cmd": " ".join(cmd),
+           # of the winning start (ibex reports no total over its starts); `start` names it
+           # (e.g. "identity", "random seed 2", "single cluster"); older builds had `seed` instead
+           "ibex_iterations": out.get("iterations"), "ibex_termination": out.get("termination"),
+           "ibex_start": out.get("start", f"seed {out['seed']}" if "seed" in out else None),
+           "ibex_clusters_used": out.get("clusters")}
     if selft:
         row["self_time_s_median"] = median(selft)
     return row, times
@@ -455,7 +464,11 @@ def solve_mode():
     print(f"# embo: restarts {ARGS.embo_restarts}, iterations {ARGS.embo_iter}, rtol {ARGS.embo_rtol} (its defaults)"
           + ("" if ARGS.no_embo_tight else
              f"; embo-tight: rtol {ARGS.embo_tight_rtol}, iterations {ARGS.embo_tight_iter}")
-          + f"; ibex: --tol {ARGS.tol} {ARGS.ibex_extra}".rstrip())
+          + f"; ibex: --tol {ARGS.tol} --seed {ARGS.seed} {ARGS.ibex_extra}".rstrip())
+    print("# rows: ibex = `ibex solve` at its defaults (identity start; the single-cluster solution always compared)"
+          + "".join(f"; {n} = ibex {' '.join(a)}" for n, a in ibex_variants()))
+    print(f"# load average at start: {' '.join(f'{x:.2f}' for x in facts['loadavg_start'])}"
+          " (printed again per joint; stored per point in the JSON)")
     print("# L = I(X;T) - beta I(T;Y) in bits (lower is better at equal |T|); d* = difference to the reference row"
           " (ibex when it ran, else the DSBS closed form, else the lowest L); t = median wall time, ibex's includes process start;"
           " *best L* marks the lowest L found by any tool (to 1e-9 relative).")
@@ -464,11 +477,13 @@ def solve_mode():
            f"{'L':>12} {'dL':>10} {'t (s)':>10} {'t/t_ibex':>9}  note")
     print(hdr)
     print("-" * len(hdr))
+    facts["loadavg_samples"] = []
     for path in files:
         name = os.path.splitext(os.path.basename(path))[0]
         p = load_csv(path)
         k = ARGS.clusters or p.shape[0]
         e = dsbs_crossover(p)
+        print(f"# {name}: load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
         for beta in betas:
             pts = []
             if have_solve:
@@ -492,7 +507,10 @@ def solve_mode():
                 pts.append(("dit-ba", res, ts))
             if e is not None:
                 pts.append(("closed-form", dsbs_optimum(e, beta), None))
+            load = os.getloadavg()
+            facts["loadavg_samples"].append({"joint": name, "beta": beta, "loadavg": load})
             for _, res, _ in pts:
+                res["loadavg_after_point"] = load
                 if "i_xt_bits" in res:
                     res["L_bits"] = res["i_xt_bits"] - beta * res["i_ty_bits"]
                     if e is not None:
@@ -531,7 +549,8 @@ def solve_mode():
                     row["best_L"] = True
                 if tool.startswith("ibex"):
                     j = res["json"]
-                    note += f"{j.get('termination', '')} it={j.get('iterations', '')} T={j.get('clusters', '')}"
+                    note += (f"{res.get('ibex_termination', '')} it={res.get('ibex_iterations', '')} "
+                             f"T={j.get('clusters', '')} start={res.get('ibex_start', '')}")
                 if tool.startswith("embo"):
                     note += f"iters(all restarts)={res['iterations_all_restarts']}"
                 if tool == "dit-ba":
@@ -548,9 +567,89 @@ def solve_mode():
     if vers.get("ibex_binary") and versions(ibex).get("ibex_binary", {}).get("sha256") != vers["ibex_binary"]["sha256"]:
         print("WARNING: the ibex binary changed during the run", file=sys.stderr)
         vers["ibex_binary_changed_during_run"] = True
+    md = summary_markdown(rows)
+    la = [x["loadavg"][0] for x in facts["loadavg_samples"]]
+    print("\n## summary (markdown)\n")
+    print(md)
+    if la:
+        print(f"\n1-minute load average over the run: {min(la):.2f} to {max(la):.2f} "
+              f"(median {statistics.median(la):.2f}; start {facts['loadavg_start'][0]:.2f}, "
+              f"end {facts['loadavg_end'][0]:.2f})")
     save("solve", {"mode": "solve", "machine": facts, "versions": vers, "ibex_has_solve": have_solve,
                    "ibex_process_start_s": start, "joints_dir": jdir, "files": files,
-                   "settings": {k: v for k, v in vars(ARGS).items()}, "rows": rows})
+                   "settings": {k: v for k, v in vars(ARGS).items()}, "rows": rows, "summary_markdown": md})
+
+
+def _short_start(st):
+    if not st:
+        return ""
+    return {"identity": "id", "single cluster": "1cl"}.get(st, st.replace("random seed ", "r"))
+
+
+def summary_markdown(rows):
+    """Two markdown tables: dL = L - (lowest L of any tool) per tool, and times, embo/ibex ratios and
+    ibex's iterations/termination/winning start (`it term start`; id = identity, 1cl = single cluster,
+    rN = random seed N)."""
+    tools, pts = [], {}
+    for r in rows:
+        if r["tool"] not in tools:
+            tools.append(r["tool"])
+        pts.setdefault((r["joint"], r["beta"]), {})[r["tool"]] = r
+    solvers = [t for t in tools if t not in ("closed-form", "dit-ba")]
+    ibexes = [t for t in solvers if t.startswith("ibex")]
+    timed_tools = [t for t in solvers if t.startswith("ibex") or t.startswith("embo")]
+
+    def lval(r):
+        return r.get("L_bits") if r and "L_bits" in r and not math.isnan(r["L_bits"]) else None
+
+    def dl(v, lmin):
+        if v is None:
+            return "-"
+        d = v - lmin
+        return "0" if d <= 1e-9 * max(1.0, abs(lmin)) else f"+{d:.1e}"
+
+    def t(x):
+        return "-" if x is None else f"{x:.3g}"
+
+    a = ["| joint | beta | lowest L (bits) | " + " | ".join(solvers) + " |",
+         "|---|---|---|" + "---|" * len(solvers)]
+    b = ["| joint | beta | " + " | ".join("t " + x for x in timed_tools) + " | embo/ibex | embo-tight/ibex | "
+         + " | ".join(x + " it term start" for x in ibexes) + " | load |",
+         "|---|---|" + "---|" * (len(timed_tools) + 2 + len(ibexes) + 1)]
+    for (joint, beta), d in pts.items():
+        ls = [lval(d.get(x)) for x in solvers]
+        ok = [v for v in ls if v is not None]
+        if not ok:
+            continue
+        lmin = min(ok)
+        lo = f"{lmin:.8f}"
+        winner = next((d[x] for x in solvers if lval(d.get(x)) == lmin), None)
+        if winner and abs(winner.get("i_xt_bits", 1)) < 1e-9:
+            lo = "0 (trivial)"
+        if "closed-form" in d:
+            lo += f" (closed form {d['closed-form']['L_bits']:.8f})"
+        cells = []
+        for x, v in zip(solvers, ls):
+            c = dl(v, lmin)
+            if x == "ibex" and v is not None and v - lmin > 1e-4:
+                c = f"**{c}**"
+            cells.append(c)
+        a.append(f"| {joint} | {beta:g} | {lo} | " + " | ".join(cells) + " |")
+        tm = {x: (d[x].get("time_median_s") if x in d else None) for x in timed_tools}
+
+        def ratio(x):
+            return "-" if not tm.get(x) or not tm.get("ibex") else f"{tm[x] / tm['ibex']:.3g}"
+
+        its = []
+        for x in ibexes:
+            r = d.get(x) or {}
+            its.append(f"{r.get('ibex_iterations', '-')} {r.get('ibex_termination', '-')} "
+                       f"{_short_start(r.get('ibex_start'))}".strip() if "ibex_iterations" in r else "-")
+        load = next((r.get("loadavg_after_point") for r in d.values() if r.get("loadavg_after_point")), None)
+        b.append(f"| {joint} | {beta:g} | " + " | ".join(t(tm[x]) for x in timed_tools)
+                 + f" | {ratio('embo')} | {ratio('embo-tight')} | " + " | ".join(its)
+                 + (f" | {load[0]:.2f} |" if load else " | - |"))
+    return "\n".join(a) + "\n\n" + "\n".join(b)
 
 
 # --- sweep mode ---------------------------------------------------------------------------------
