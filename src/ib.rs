@@ -31,8 +31,7 @@ pub(crate) fn kl_distortion<T: Real>(p: &Joint<T>, decoder: &Decoder<T>) -> DMat
     // Zeros of live decoders only: dead clusters (zero rows) are +inf anyway, and checking
     // them would make every step pay for the overlap.
     let q = &decoder.q_y_given_t;
-    let live_zero =
-        DMatrix::from_fn(nt, q.ncols(), |t, y| decoder.live[t] && q[(t, y)].is_zero());
+    let live_zero = DMatrix::from_fn(nt, q.ncols(), |t, y| decoder.live[t] && q[(t, y)].is_zero());
     let missing = live_zero
         .iter()
         .any(|&z| z)

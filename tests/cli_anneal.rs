@@ -116,6 +116,31 @@ fn bifurcations_prints_the_table_for_the_dual_ib() {
 }
 
 #[test]
+fn both_methods_are_compared() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = example("dualib_5x2.csv");
+    let text = run_cli(&[
+        "anneal",
+        f.to_str().unwrap(),
+        "--method",
+        "both",
+        "--beta-max",
+        "8",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ])
+    .unwrap();
+    // spec ib §3.6: IB 1/rho_m^2 = 4.36546870552893, dual IB 1/lambda_dual = 3.251675580997586.
+    assert!(
+        text.contains("linear     IB 4.3654687055289") && text.contains("dual IB 3.2516755809975"),
+        "{text}"
+    );
+    for sub in ["ib", "dualib"] {
+        assert!(dir.path().join(sub).join("bifurcations.csv").exists());
+    }
+}
+
+#[test]
 fn bad_sweep_parameters_exit_2() {
     let f = example("dsbs_e0.1.csv");
     let f = f.to_str().unwrap();

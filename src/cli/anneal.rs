@@ -30,6 +30,8 @@ pub enum AnnealMethod {
     Ib,
     /// Dual information bottleneck.
     Dualib,
+    /// Both, into DIR/ib and DIR/dualib, with their first transitions compared.
+    Both,
 }
 
 /// Sweep directions.
@@ -163,27 +165,57 @@ pub(crate) fn sweep_into<T: Real>(args: &SweepArgs, out_dir: Option<&FsPath>) ->
         max_points: args.max_points.max(2),
     };
     let betas = grid::<T>(args)?;
-    match args.method {
-        AnnealMethod::Ib => run_method(
+    let ib = |dir: Option<&FsPath>| {
+        run_method(
             &Ib,
             args,
             &file.joint,
             &betas,
             &options,
             &locate_tol,
-            out_dir,
+            dir,
             &file.source,
-        ),
-        AnnealMethod::Dualib => run_method(
+        )
+    };
+    let dual = |dir: Option<&FsPath>| {
+        run_method(
             &DualIb,
             args,
             &file.joint,
             &betas,
             &options,
             &locate_tol,
-            out_dir,
+            dir,
             &file.source,
-        ),
+        )
+    };
+    match args.method {
+        AnnealMethod::Ib => ib(out_dir),
+        AnnealMethod::Dualib => dual(out_dir),
+        AnnealMethod::Both => {
+            let (ib_dir, dual_dir) = (
+                out_dir.map(|d| d.join("ib")),
+                out_dir.map(|d| d.join("dualib")),
+            );
+            let mut text = String::from("== IB\n");
+            text.push_str(&ib(ib_dir.as_deref())?);
+            text.push_str("== dual IB\n");
+            text.push_str(&dual(dual_dir.as_deref())?);
+            let (t_ib, t_dual) = (
+                trivial_thresholds("ib", &file.joint),
+                trivial_thresholds("dualib", &file.joint),
+            );
+            text.push_str("== first transitions compared (trivial solution)\n");
+            for ((kind, a, _), (_, b, _)) in t_ib.iter().zip(&t_dual) {
+                text.push_str(&format!(
+                    "  {kind:<10} IB {:.15}  dual IB {:.15}  (dual / IB = {:.6})\n",
+                    a.to_f64(),
+                    b.to_f64(),
+                    (b.clone() / a.clone()).to_f64()
+                ));
+            }
+            Ok(text)
+        }
     }
 }
 
