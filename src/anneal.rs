@@ -103,6 +103,12 @@ pub fn merged_encoder<T: Real>(s: &Solution<T>, k: usize) -> DMatrix<T> {
     out
 }
 
+/// The encoder with zero columns appended up to `k` columns.
+fn widen<T: Real>(enc: &DMatrix<T>, k: usize) -> DMatrix<T> {
+    let (nx, n) = enc.shape();
+    DMatrix::from_fn(nx, k.max(n), |x, t| if t < n { enc[(x, t)].clone() } else { T::zero() })
+}
+
 /// Duplicates every live column into a free column: the two copies share the mass with a
 /// deterministic relative nudge ±1e-3·s(x), s(x) in [−1, 1].
 fn duplicate<T: Real>(enc: &DMatrix<T>) -> DMatrix<T> {
@@ -218,7 +224,15 @@ pub fn anneal<T: Real, B: Bottleneck<T>>(
             };
             let mut points: Vec<Solution<T>> = Vec::new();
             while let Some(b) = queue.pop_front() {
-                let start = if up { duplicate(&state) } else { state.clone() };
+                // Only live clusters are carried (merged duplicates, no empty columns), so a
+                // step costs O(|X||Y| live) rather than O(|X||Y||X|); going up, each live
+                // cluster gets one free column to split into.
+                let start = if up {
+                    let live = state.ncols();
+                    duplicate(&widen(&state, (2 * live).min(k)))
+                } else {
+                    state.clone()
+                };
                 let s = solve(method, p, &b, start, &options.stop, &options.merge, &mut ());
                 if let Some(prev) = points.last() {
                     let (lo, hi) = if up {
@@ -236,7 +250,7 @@ pub fn anneal<T: Real, B: Bottleneck<T>>(
                         continue;
                     }
                 }
-                state = merged_encoder(&s, k);
+                state = merged_encoder(&s, s.clusters.len().max(1));
                 points.push(s);
                 progress(points.len());
             }
@@ -331,8 +345,8 @@ pub fn locate<T: Real, B: Bottleneck<T>>(
         }
         // The branch with fewer clusters, and the one with more.
         let (low, high) = if ca < cb { (a, b) } else { (b, a) };
-        let low_state = merged_encoder(low, k);
-        let high_state = merged_encoder(high, k);
+        let low_state = merged_encoder(low, low.clusters.len().max(1));
+        let high_state = merged_encoder(high, high.clusters.len().max(1));
         let on_low = |beta: &T| {
             solve(
                 method,
