@@ -106,7 +106,13 @@ pub fn merged_encoder<T: Real>(s: &Solution<T>, k: usize) -> DMatrix<T> {
 /// The encoder with zero columns appended up to `k` columns.
 fn widen<T: Real>(enc: &DMatrix<T>, k: usize) -> DMatrix<T> {
     let (nx, n) = enc.shape();
-    DMatrix::from_fn(nx, k.max(n), |x, t| if t < n { enc[(x, t)].clone() } else { T::zero() })
+    DMatrix::from_fn(nx, k.max(n), |x, t| {
+        if t < n {
+            enc[(x, t)].clone()
+        } else {
+            T::zero()
+        }
+    })
 }
 
 /// Duplicates every live column into a free column: the two copies share the mass with a
