@@ -138,12 +138,15 @@ struct Line<'a> {
 }
 
 /// A field of a line: its text (trimmed) and its 1-based character column.
-struct Field<'a> {
-    text: &'a str,
-    column: usize,
+pub(crate) struct Field<'a> {
+    /// The trimmed text.
+    pub(crate) text: &'a str,
+    /// The 1-based character column where it starts.
+    pub(crate) column: usize,
 }
 
-fn decode_utf8(name: &str, bytes: Vec<u8>) -> Result<String> {
+/// The bytes of the file `name` as UTF-8 text, or an error locating the first bad byte.
+pub(crate) fn decode_utf8(name: &str, bytes: Vec<u8>) -> Result<String> {
     String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let text = String::from_utf8_lossy(valid);
@@ -177,7 +180,8 @@ fn data_lines(text: &str) -> Vec<Line<'_>> {
         .collect()
 }
 
-fn fields(line: &str) -> Vec<Field<'_>> {
+/// Splits a CSV line at commas into trimmed fields with their columns.
+pub(crate) fn fields(line: &str) -> Vec<Field<'_>> {
     let mut out = Vec::new();
     let mut column = 1;
     for piece in line.split(',') {

@@ -7,6 +7,7 @@ use std::path::Path;
 use nalgebra::DMatrix;
 
 use crate::error::{Error, Result};
+use crate::io::{decode_utf8, fields};
 use crate::scalar::Real;
 
 /// Points read from a file.
@@ -22,30 +23,6 @@ pub struct PointsFile<T: Real> {
     pub source: String,
     /// The 1-based line number of every point (for messages).
     pub lines: Vec<usize>,
-}
-
-/// A field of a line: its text (trimmed) and its 1-based character column.
-struct Field<'a> {
-    text: &'a str,
-    column: usize,
-}
-
-fn fields(line: &str) -> Vec<Field<'_>> {
-    let mut out = Vec::new();
-    let mut column = 1;
-    for piece in line.split(',') {
-        let leading = if piece.trim().is_empty() {
-            0
-        } else {
-            piece.len() - piece.trim_start().len()
-        };
-        out.push(Field {
-            text: piece.trim(),
-            column: column + piece[..leading].chars().count(),
-        });
-        column += piece.chars().count() + 1;
-    }
-    out
 }
 
 fn input_error(file: &str, line: usize, column: usize, found: String, expected: &str) -> Error {
@@ -65,19 +42,7 @@ fn input_error(file: &str, line: usize, column: usize, found: String, expected: 
 pub fn read_points<T: Real>(path: &Path, min_points: usize) -> Result<PointsFile<T>> {
     let name = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| Error::io(&name, e))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let text = String::from_utf8_lossy(valid);
-        let line = text.matches('\n').count() + 1;
-        let column = text.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        input_error(
-            &name,
-            line,
-            column,
-            "a byte that is not UTF-8 text".into(),
-            "a UTF-8 (or ASCII) CSV text file",
-        )
-    })?;
+    let text = decode_utf8(&name, bytes)?;
     parse_points(&name, &text, min_points)
 }
 
