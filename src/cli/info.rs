@@ -5,7 +5,7 @@ use std::io::Write;
 use serde_json::{json, Value};
 
 use super::report::Report;
-use super::{emit, Format, InfoArgs};
+use super::{emit, InfoArgs};
 use crate::error::Result;
 use crate::info::{nats_to_bits, Measures};
 use crate::io::{read_joint, JointFile};
@@ -16,12 +16,7 @@ use crate::with_precision;
 /// Runs `ibex info`.
 pub fn run(args: &InfoArgs, out: &mut dyn Write) -> Result<()> {
     let report = with_precision!(args.input.precision, info_report(args))?;
-    let text = match args.format {
-        Format::Table => report.table(),
-        Format::Json => format!("{}\n", serde_json::to_string_pretty(&report.json())?),
-        Format::Csv => report.csv(),
-    };
-    emit(out, &text)
+    emit(out, &report.render(args.format)?)
 }
 
 fn info_report<T: Real>(args: &InfoArgs) -> Result<Report> {

@@ -63,6 +63,18 @@ impl Report {
         });
     }
 
+    /// The report in `format`: the table, pretty JSON, or the two CSV lines.
+    ///
+    /// # Errors
+    /// A JSON serialisation failure.
+    pub fn render(&self, format: super::Format) -> crate::error::Result<String> {
+        Ok(match format {
+            super::Format::Table => self.table(),
+            super::Format::Json => format!("{}\n", serde_json::to_string_pretty(&self.json())?),
+            super::Format::Csv => self.csv(),
+        })
+    }
+
     /// The JSON object: `key: value` and, where present, `key_decimal: "digits"`.
     pub fn json(&self) -> Value {
         let mut map = Map::new();

@@ -77,12 +77,7 @@ pub struct SolveArgs {
 /// Runs `ibex solve`.
 pub fn run(args: &SolveArgs, out: &mut dyn Write) -> Result<()> {
     let report = with_precision!(args.input.precision, solve_report(args))?;
-    let text = match args.format {
-        Format::Table => report.table(),
-        Format::Json => format!("{}\n", serde_json::to_string_pretty(&report.json())?),
-        Format::Csv => report.csv(),
-    };
-    emit(out, &text)
+    emit(out, &report.render(args.format)?)
 }
 
 /// Parses a real command-line value at the working precision.
