@@ -39,10 +39,7 @@ fn bench_scalar<T: Real>(c: &mut Criterion, label: &str, tol: T) {
         group.bench_with_input(BenchmarkId::new("step", size), &start, |b, q| {
             b.iter(|| Ib.step(&p, &beta, q))
         });
-        let stop = Stop {
-            max_iter: 100_000,
-            tol: tol.clone(),
-        };
+        let stop = Stop::new(100_000, tol.clone());
         let merge = MergeTol::for_stop(&stop);
         let start4 = Init::<T>::Random { seed: 1 }.encoder(p.nx(), 4).unwrap();
         group.bench_with_input(BenchmarkId::new("solve_k4", size), &start4, |b, q| {

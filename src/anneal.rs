@@ -30,7 +30,7 @@ use crate::bottleneck::Bottleneck;
 use crate::dist::Joint;
 use crate::info::{h_x, mutual_information};
 use crate::scalar::Real;
-use crate::solve::{solve, solve_best, Init, MergeTol, Solution, Stop};
+use crate::solve::{solve, solve_best, Init, MergeTol, Solution, Stop, Termination};
 
 /// Which way the continuation runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,6 +139,47 @@ fn duplicate<T: Real>(enc: &DMatrix<T>) -> DMatrix<T> {
     out
 }
 
+/// Solves from `start`, merging coinciding clusters as the iteration goes: the run is cut
+/// into chunks of map evaluations (32, doubling after every chunk that merged nothing),
+/// and after each unconverged chunk the columns are merged by [`merged_encoder`] wherever
+/// the distinct clusters (decoders within `MergeTol::decoder`, masses above
+/// `MergeTol::mass`) are fewer than the columns. Used where clusters only merge (the down
+/// sweep and starts from T = X): merging two clusters whose decoders agree within the
+/// tolerance is what the final count does anyway, and it removes their slowly contracting
+/// difference from the iteration and their columns from every step. The result reports
+/// the total evaluations; the iteration cap is the whole run's.
+pub fn solve_merging<T: Real, B: Bottleneck<T>>(
+    method: &B,
+    p: &Joint<T>,
+    beta: &T,
+    start: DMatrix<T>,
+    options: &AnnealOptions<T>,
+) -> Solution<T> {
+    let mut state = start;
+    let mut used = 0usize;
+    let mut chunk = 32usize;
+    loop {
+        let remaining = options.stop.max_iter.saturating_sub(used);
+        let stop = Stop {
+            max_iter: chunk.min(remaining).max(1),
+            ..options.stop.clone()
+        };
+        let mut s = solve(method, p, beta, state, &stop, &options.merge, &mut ());
+        used += s.iterations;
+        s.iterations = used;
+        if s.termination != Termination::MaxIter || used >= options.stop.max_iter {
+            return s;
+        }
+        let distinct = s.clusters.len().max(1);
+        if distinct < s.q_t_given_x.ncols() {
+            state = merged_encoder(&s, distinct);
+        } else {
+            state = s.q_t_given_x;
+            chunk = chunk.saturating_mul(2);
+        }
+    }
+}
+
 /// Whether two neighbouring points are too far apart (see the module docs).
 fn needs_refinement<T: Real>(a: &Solution<T>, b: &Solution<T>, h_x: &T, i_xy: &T) -> bool {
     let frac = T::from_f64(0.05);
@@ -239,7 +280,11 @@ pub fn anneal<T: Real, B: Bottleneck<T>>(
                 } else {
                     state.clone()
                 };
-                let s = solve(method, p, &b, start, &options.stop, &options.merge, &mut ());
+                let s = if up {
+                    solve(method, p, &b, start, &options.stop, &options.merge, &mut ())
+                } else {
+                    solve_merging(method, p, &b, start, options)
+                };
                 if let Some(prev) = points.last() {
                     let (lo, hi) = if up {
                         (&prev.beta, &b)

@@ -54,7 +54,15 @@ pub trait Bottleneck<T: Real>: Sync {
     /// # Formula
     /// ln q'(t|x) = ln q(t) − β d(x,t) − logsumexp_t( ln q(t) − β d(x,t) )  [TPB99]
     fn encoder(&self, q_t: &[T], d: &DMatrix<T>, beta: &T) -> DMatrix<T> {
-        gibbs_encoder(q_t, d, beta, &T::one())
+        self.encoder_with_log(q_t, d, beta).0
+    }
+
+    /// The encoder update and its logarithm ln q'(t|x) (−inf where q'(t|x) = 0), which the
+    /// accelerated driver extrapolates. Provided: the Gibbs distribution of
+    /// [`Bottleneck::encoder`], whose logarithm costs nothing extra. A method with another
+    /// encoder overrides this one ([`Bottleneck::encoder`] follows it).
+    fn encoder_with_log(&self, q_t: &[T], d: &DMatrix<T>, beta: &T) -> (DMatrix<T>, DMatrix<T>) {
+        gibbs_encoder_with_log(q_t, d, beta, &T::one())
     }
 
     /// The objective the method minimises, in nats, for the encoder `q_t_given_x` whose
@@ -64,10 +72,20 @@ pub trait Bottleneck<T: Real>: Sync {
     /// One full step of the iteration: encoder → marginal → decoder → distortion →
     /// encoder. Returns the new encoder.
     fn step(&self, p: &Joint<T>, beta: &T, q_t_given_x: &DMatrix<T>) -> DMatrix<T> {
+        self.step_with_log(p, beta, q_t_given_x).0
+    }
+
+    /// [`Bottleneck::step`] with the logarithm of the new encoder (−inf at zeros).
+    fn step_with_log(
+        &self,
+        p: &Joint<T>,
+        beta: &T,
+        q_t_given_x: &DMatrix<T>,
+    ) -> (DMatrix<T>, DMatrix<T>) {
         let q_t = cluster_marginal(p, q_t_given_x);
         let decoder = self.decoder(p, q_t_given_x, &q_t);
         let d = self.distortion(p, &decoder);
-        self.encoder(&q_t, &d, beta)
+        self.encoder_with_log(&q_t, &d, beta)
     }
 }
 
@@ -149,55 +167,69 @@ pub fn markov_decoder<T: Real>(p: &Joint<T>, q_t_given_x: &DMatrix<T>, q_t: &[T]
 /// # Formula
 /// ln q'(t|x) = ℓ(x,t) − logsumexp_t ℓ(x,t),  ℓ(x,t) = (ln q(t) − β d(x,t)) / α  [SS17]
 pub fn gibbs_encoder<T: Real>(q_t: &[T], d: &DMatrix<T>, beta: &T, alpha: &T) -> DMatrix<T> {
+    gibbs_encoder_with_log(q_t, d, beta, alpha).0
+}
+
+/// [`gibbs_encoder`] and its logarithm ln q'(t|x) = ℓ(x,t) − logsumexp_t ℓ(x,t) (−inf for
+/// excluded clusters, NaN for a row where every cluster is excluded).
+pub fn gibbs_encoder_with_log<T: Real>(
+    q_t: &[T],
+    d: &DMatrix<T>,
+    beta: &T,
+    alpha: &T,
+) -> (DMatrix<T>, DMatrix<T>) {
     let (nx, nt) = d.shape();
-    let ln_q_t: Vec<Option<T>> = q_t
-        .iter()
-        .map(|m| if m.is_zero() { None } else { Some(m.ln()) })
-        .collect();
-    let mut out = DMatrix::from_element(nx, nt, T::zero());
-    let mut logits: Vec<Option<T>> = vec![None; nt];
     let unit_alpha = *alpha == T::one();
-    for x in 0..nx {
-        let mut max: Option<T> = None;
-        for t in 0..nt {
-            let dist = &d[(x, t)];
-            logits[t] = match &ln_q_t[t] {
-                Some(lq) if dist.is_finite() => {
-                    let mut l = lq.clone() - beta.clone() * dist;
-                    if !unit_alpha {
-                        l /= alpha;
-                    }
-                    Some(l)
-                }
-                _ => None,
-            };
-            if let Some(l) = &logits[t] {
-                if max.as_ref().is_none_or(|m| l > m) {
-                    max = Some(l.clone());
-                }
-            }
-        }
-        let Some(max) = max else {
-            for t in 0..nt {
-                out[(x, t)] = T::zero() / T::zero();
-            }
+    // Column by column (the storage order): logits into `log`, the row maxima beside.
+    let mut log = DMatrix::from_element(nx, nt, -T::infinity());
+    let mut max: Vec<Option<T>> = vec![None; nx];
+    for t in 0..nt {
+        if q_t[t].is_zero() {
             continue;
-        };
-        let mut total = T::zero();
-        for t in 0..nt {
-            if let Some(l) = &logits[t] {
-                let w = (l.clone() - &max).exp();
-                total += &w;
-                out[(x, t)] = w;
-            }
         }
-        for t in 0..nt {
-            if logits[t].is_some() {
-                out[(x, t)] /= &total;
+        let ln_q_t = q_t[t].ln();
+        for x in 0..nx {
+            let dist = &d[(x, t)];
+            if !dist.is_finite() {
+                continue;
+            }
+            let mut l = ln_q_t.clone() - beta.clone() * dist;
+            if !unit_alpha {
+                l /= alpha;
+            }
+            if max[x].as_ref().is_none_or(|m| l > *m) {
+                max[x] = Some(l.clone());
+            }
+            log[(x, t)] = l;
+        }
+    }
+    let mut out = DMatrix::from_element(nx, nt, T::zero());
+    let mut total = vec![T::zero(); nx];
+    for t in 0..nt {
+        for x in 0..nx {
+            let (Some(m), true) = (&max[x], log[(x, t)].is_finite()) else {
+                continue;
+            };
+            log[(x, t)] -= m;
+            let w = log[(x, t)].exp();
+            total[x] += &w;
+            out[(x, t)] = w;
+        }
+    }
+    let ln_total: Vec<T> = total.iter().map(|v| v.ln()).collect();
+    for t in 0..nt {
+        for x in 0..nx {
+            if max[x].is_none() {
+                // Every cluster is excluded for this x: NaN, reported as non-finite.
+                out[(x, t)] = T::zero() / T::zero();
+                log[(x, t)] = T::zero() / T::zero();
+            } else if log[(x, t)].is_finite() {
+                out[(x, t)] /= &total[x];
+                log[(x, t)] -= &ln_total[x];
             }
         }
     }
-    out
+    (out, log)
 }
 
 /// The information quantities of an encoder (nats), with the Markov decoder.
@@ -223,14 +255,52 @@ impl<T: Real> Quantities<T> {
     /// I(X;T) = Σ_x p(x) Σ_t q(t|x) ln(q(t|x)/q(t)); I(T;Y) = Σ_t q(t) Σ_y q(y|t) ln(q(y|t)/p(y)),
     /// q(y|t) = Σ_x p(x,y) q(t|x)/q(t); H(T) = −Σ q(t) ln q(t)  [TPB99; CT06]
     pub fn of(p: &Joint<T>, q_t_given_x: &DMatrix<T>) -> Self {
+        Self::of_with_log(p, q_t_given_x, None)
+    }
+
+    /// [`Quantities::of`], reusing ln q(t|x) when the caller has it (−inf at zeros), which
+    /// saves one logarithm per entry: I(X;T) = Σ_x p(x) Σ_{t: q>0} q(t|x) (ln q(t|x) − ln q(t)).
+    pub fn of_with_log(
+        p: &Joint<T>,
+        q_t_given_x: &DMatrix<T>,
+        ln_q_t_given_x: Option<&DMatrix<T>>,
+    ) -> Self {
         let q_t = cluster_marginal(p, q_t_given_x);
         let dec = markov_decoder(p, q_t_given_x, &q_t);
         let mut i_xt = T::zero();
         let mut h_t_given_x = T::zero();
-        for x in 0..p.nx() {
-            let row: Vec<T> = q_t_given_x.row(x).iter().cloned().collect();
-            i_xt += p.p_x()[x].clone() * kl(&row, &q_t);
-            h_t_given_x += p.p_x()[x].clone() * crate::info::entropy(&row);
+        match ln_q_t_given_x {
+            Some(log) => {
+                let ln_q_t: Vec<T> = q_t
+                    .iter()
+                    .map(|m| if m.is_zero() { T::zero() } else { m.ln() })
+                    .collect();
+                // Column by column (storage order), per-row sums beside.
+                let mut cross = vec![T::zero(); p.nx()];
+                let mut neg_h = vec![T::zero(); p.nx()];
+                for t in 0..q_t.len() {
+                    for x in 0..p.nx() {
+                        let v = &q_t_given_x[(x, t)];
+                        if v.is_zero() {
+                            continue;
+                        }
+                        neg_h[x].add_mul(v, &log[(x, t)]);
+                        cross[x].add_mul(v, &ln_q_t[t]);
+                    }
+                }
+                for x in 0..p.nx() {
+                    let px = &p.p_x()[x];
+                    i_xt += px.clone() * (neg_h[x].clone() - &cross[x]);
+                    h_t_given_x -= px.clone() * &neg_h[x];
+                }
+            }
+            None => {
+                for x in 0..p.nx() {
+                    let row: Vec<T> = q_t_given_x.row(x).iter().cloned().collect();
+                    i_xt += p.p_x()[x].clone() * kl(&row, &q_t);
+                    h_t_given_x += p.p_x()[x].clone() * crate::info::entropy(&row);
+                }
+            }
         }
         let mut i_ty = T::zero();
         for (t, mass) in q_t.iter().enumerate() {

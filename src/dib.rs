@@ -13,7 +13,7 @@
 
 use nalgebra::DMatrix;
 
-use crate::bottleneck::{gibbs_encoder, markov_decoder, Bottleneck, Decoder, Quantities};
+use crate::bottleneck::{gibbs_encoder_with_log, markov_decoder, Bottleneck, Decoder, Quantities};
 use crate::dist::Joint;
 use crate::ib::kl_distortion;
 use crate::scalar::Real;
@@ -74,12 +74,14 @@ impl<T: Real> Bottleneck<T> for GeneralizedIb<T> {
         kl_distortion(p, decoder)
     }
 
-    /// Gibbs at temperature α, or the hard argmax for α = 0.
-    fn encoder(&self, q_t: &[T], d: &DMatrix<T>, beta: &T) -> DMatrix<T> {
+    /// Gibbs at temperature α, or the hard argmax for α = 0 (logarithm 0 or −inf).
+    fn encoder_with_log(&self, q_t: &[T], d: &DMatrix<T>, beta: &T) -> (DMatrix<T>, DMatrix<T>) {
         if self.alpha.is_zero() {
-            hard_encoder(q_t, d, beta)
+            let hard = hard_encoder(q_t, d, beta);
+            let log = hard.map(|v| if v.is_zero() { -T::infinity() } else { v.ln() });
+            (hard, log)
         } else {
-            gibbs_encoder(q_t, d, beta, &self.alpha)
+            gibbs_encoder_with_log(q_t, d, beta, &self.alpha)
         }
     }
 

@@ -39,10 +39,7 @@ fn run<B: Bottleneck<f64>>(
     seed: u64,
     obs: &mut impl Observer,
 ) -> Solution<f64> {
-    let stop = Stop {
-        max_iter: 300,
-        tol: 1e-12,
-    };
+    let stop = Stop::new(300, 1e-12);
     let init = Init::<f64>::Random { seed }
         .encoder(j.nx(), j.nx())
         .unwrap();
@@ -155,10 +152,7 @@ fn tiny_cells_and_extreme_beta_stay_finite_for_all_methods() {
 /// Solves to convergence and checks the fixed-point equation with an independent step.
 #[test]
 fn converged_solutions_satisfy_the_fixed_point_equations() {
-    let stop = Stop {
-        max_iter: 200_000,
-        tol: 1e-13,
-    };
+    let stop = Stop::new(200_000, 1e-13);
     for seed in 1..=6u64 {
         let (nx, ny) = (3 + (seed % 3) as usize, 2 + (seed % 4) as usize);
         let j = Joint::normalized(random_joint(nx, ny, seed), labels(nx), labels(ny))
@@ -272,14 +266,8 @@ fn f64_agrees_with_512_bits() {
         let beta = 6.0;
         let init = Init::<f64>::Random { seed }.encoder(4, 2).unwrap();
         let init512 = init.map(Mp512::from_f64);
-        let stop = Stop::<f64> {
-            max_iter: 100_000,
-            tol: 1e-13,
-        };
-        let stop512 = Stop::<Mp512> {
-            max_iter: 100_000,
-            tol: Mp512::parse("1e-40").unwrap(),
-        };
+        let stop = Stop::<f64>::new(100_000, 1e-13);
+        let stop512 = Stop::<Mp512>::new(100_000, Mp512::parse("1e-40").unwrap());
         let a = solve(
             &Ib,
             &j,

@@ -68,10 +68,7 @@ fn dsbs_ib_points_at_256_bits_match_the_closed_form_to_1e_40() {
     type T = Mp256;
     let p = T::parse("0.1").unwrap();
     let one = T::from_f64(1.0);
-    let stop = Stop::<T> {
-        max_iter: 100_000,
-        tol: T::parse("1e-60").unwrap(),
-    };
+    let stop = Stop::<T>::new(100_000, T::parse("1e-60").unwrap());
     for q_str in ["0.02", "0.05", "0.1", "0.2", "0.3"] {
         let q = T::parse(q_str).unwrap();
         let s = bconv(&p, &q);
@@ -169,10 +166,7 @@ fn binary_erasure_channel_jumps_from_trivial_to_identity() {
         .joint;
     // T = X is reached only in the limit; a leftover weight e on the wrong cluster costs
     // about e ln(1/e) in I(X;T), so converge to 1e-14 to check I(X;T) to 1e-11.
-    let stop = Stop {
-        max_iter: 100_000,
-        tol: 1e-14,
-    };
+    let stop = Stop::new(100_000, 1e-14);
     let h_x = info::h_x(&j);
     for seed in 0..3 {
         let init = Init::<f64>::Random { seed }.encoder(2, 2).unwrap();
@@ -328,10 +322,7 @@ fn dual_ib_leaves_the_trivial_solution_at_its_closed_form_threshold() {
     let p = dsbs::<f64>("0.1");
     let beta_c = 4.0 / (9.0f64).ln().powi(2);
     assert!((beta_c - 0.828535449690223).abs() < 1e-14);
-    let stop = Stop {
-        max_iter: 200_000,
-        tol: 1e-13,
-    };
+    let stop = Stop::new(200_000, 1e-13);
     let start = DMatrix::from_row_slice(2, 2, &[0.5 + 1e-3, 0.5 - 1e-3, 0.5 - 1e-3, 0.5 + 1e-3]);
     let below = solve(
         &DualIb,

@@ -120,7 +120,7 @@ pub(crate) fn parse_stop<T: Real>(tol_text: Option<&str>, max_iter: usize) -> Re
     if max_iter == 0 {
         return Err(Error::parameter("--max-iter", "0", "at least 1"));
     }
-    Ok(Stop { max_iter, tol })
+    Ok(Stop::new(max_iter, tol))
 }
 
 fn solve_report<T: Real>(args: &SolveArgs) -> Result<Report> {

@@ -1,0 +1,106 @@
+//! Wall time of the issue-4 benchmark sweeps: 50 log-spaced betas from 0.1 to 1000,
+//! converged to tol 1e-10, on the 256x32 Dirichlet joint (seed 1) and the 100x100
+//! discretised Gaussian (rho 0.9), in each direction, with and without acceleration.
+//!
+//! ```sh
+//! cargo run --release --example sweep_timing -- [JOINT] [DIRECTION] [ACCEL] [THREADS]
+//! #   JOINT      256x32 | 100x100 | 64x16 | all (default all)
+//! #   DIRECTION  up | down | independent | all (default all)
+//! #   ACCEL      squarem | none (default squarem)
+//! #   THREADS    rayon threads (default 1)
+//! ```
+//!
+//! Prints one line per run: joint, direction, acceleration, threads, seconds, total map
+//! evaluations, the largest per-beta count, and how many points did not converge.
+
+use std::time::Instant;
+
+use ibex::anneal::{anneal, AnnealOptions, Direction};
+use ibex::ib::Ib;
+use ibex::io::{parse_joint, ReadOptions};
+use ibex::solve::{Acceleration, MergeTol, Stop, Termination};
+use ibex::Joint;
+
+fn joint(name: &str) -> Joint<f64> {
+    let generated = match name {
+        "64x16" => ibex::gen::dirichlet(64, 16, 1, 1.0),
+        "256x32" => ibex::gen::dirichlet(256, 32, 1, 1.0),
+        _ => ibex::gen::gaussian(100, 0.9, 4.0),
+    }
+    .expect("generator");
+    parse_joint::<f64>(
+        name,
+        &generated.to_csv("sweep_timing"),
+        &ReadOptions::default(),
+    )
+    .expect("generated joint parses")
+    .joint
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let pick = |i: usize, default: &str| args.get(i).cloned().unwrap_or_else(|| default.into());
+    let joints: Vec<String> = match pick(0, "all").as_str() {
+        "all" => vec!["256x32".into(), "100x100".into()],
+        one => vec![one.into()],
+    };
+    let directions: Vec<Direction> = match pick(1, "all").as_str() {
+        "up" => vec![Direction::Up],
+        "down" => vec![Direction::Down],
+        "independent" => vec![Direction::Independent],
+        _ => vec![Direction::Up, Direction::Down, Direction::Independent],
+    };
+    let acceleration = match pick(2, "squarem").as_str() {
+        "none" => Acceleration::None,
+        _ => Acceleration::Squarem,
+    };
+    let threads: usize = pick(3, "1").parse().expect("THREADS is a number");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("thread pool");
+    let betas: Vec<f64> = (0..50)
+        .map(|i| 10f64.powf(-1.0 + 4.0 * i as f64 / 49.0))
+        .collect();
+    let stop = Stop::new(100_000, 1e-10).with_acceleration(acceleration);
+    let options = AnnealOptions {
+        merge: MergeTol::for_stop(&stop),
+        stop,
+        adaptive: false,
+        max_points: 400,
+    };
+    for name in &joints {
+        let p = joint(name);
+        for &direction in &directions {
+            let t0 = Instant::now();
+            let path = pool.install(|| anneal(&Ib, &p, &betas, direction, &options, &|_| {}));
+            let seconds = t0.elapsed().as_secs_f64();
+            let total: usize = path.points.iter().map(|s| s.iterations).sum();
+            let worst = path.points.iter().map(|s| s.iterations).max().unwrap_or(0);
+            let unconverged = path
+                .points
+                .iter()
+                .filter(|s| s.termination != Termination::Converged)
+                .count();
+            if std::env::var_os("SWEEP_VERBOSE").is_some() {
+                for s in &path.points {
+                    println!(
+                        "  beta {:.4} clusters {} cols {} iterations {} {} residual {:.1e} i_xt {:.6}",
+                        s.beta,
+                        s.clusters.len(),
+                        s.q_t_given_x.ncols(),
+                        s.iterations,
+                        s.termination.as_str(),
+                        s.residual,
+                        s.i_xt
+                    );
+                }
+            }
+            println!(
+                "{name} {} {} threads={threads} {seconds:.3} s evaluations={total} max={worst} unconverged={unconverged}",
+                direction.as_str(),
+                acceleration.as_str(),
+            );
+        }
+    }
+}
