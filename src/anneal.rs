@@ -30,7 +30,7 @@ use crate::bottleneck::Bottleneck;
 use crate::dist::Joint;
 use crate::info::{h_x, mutual_information};
 use crate::scalar::Real;
-use crate::solve::{solve, solve_best, Init, MergeTol, Solution, Stop, Termination};
+use crate::solve::{solve, Init, MergeTol, Solution, Stop, Termination};
 
 /// Which way the continuation runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -167,11 +167,16 @@ pub fn solve_merging<T: Real, B: Bottleneck<T>>(
         let mut s = solve(method, p, beta, state, &stop, &options.merge, &mut ());
         used += s.iterations;
         s.iterations = used;
-        if s.termination != Termination::MaxIter || used >= options.stop.max_iter {
+        let distinct = s.clusters.len().max(1);
+        let finished = s.termination != Termination::MaxIter || used >= options.stop.max_iter;
+        if finished
+            && (distinct == s.q_t_given_x.ncols() || s.termination != Termination::Converged)
+        {
             return s;
         }
-        let distinct = s.clusters.len().max(1);
         if distinct < s.q_t_given_x.ncols() {
+            // Also after convergence: the merged encoder is polished by the next chunk
+            // (a step or two), so the result has one column per distinct cluster.
             state = merged_encoder(&s, distinct);
         } else {
             state = s.q_t_given_x;
@@ -217,16 +222,24 @@ pub fn anneal<T: Real, B: Bottleneck<T>>(
     let k = p.nx();
     let mut points = match direction {
         Direction::Independent => {
+            // From T = X clusters only merge, so that start merges as it goes
+            // ([`solve_merging`]); the single-cluster start is a fixed point (one step).
+            // The lower objective wins, the identity start on ties.
             let solve_at = |b: &T| {
-                let starts = vec![
-                    Init::<T>::Identity
-                        .encoder(p.nx(), k)
-                        .expect("identity start"),
-                    Init::<T>::SingleCluster
-                        .encoder(p.nx(), k)
-                        .expect("single start"),
-                ];
-                solve_best(method, p, b, starts, &options.stop, &options.merge).0
+                let identity = Init::<T>::Identity
+                    .encoder(p.nx(), k)
+                    .expect("identity start");
+                let from_identity = solve_merging(method, p, b, identity, options);
+                let single = Init::<T>::SingleCluster
+                    .encoder(p.nx(), 1)
+                    .expect("single start");
+                let from_single =
+                    solve(method, p, b, single, &options.stop, &options.merge, &mut ());
+                if from_single.objective < from_identity.objective {
+                    from_single
+                } else {
+                    from_identity
+                }
             };
             let mut points: Vec<Solution<T>> = grid.par_iter().map(solve_at).collect();
             progress(points.len());

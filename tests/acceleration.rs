@@ -1,0 +1,172 @@
+//! The SQUAREM driver and the merging sweep solver change how a fixed point is reached,
+//! never which: checked against the plain iteration, against the fixed-point equation of
+//! the independent step in tests/common, and against the closed-form DSBS curve.
+
+mod common;
+
+use common::{h2, h2_inverse, ib_step, labels, random_joint};
+use ibex::anneal::{solve_merging, AnnealOptions};
+use ibex::bottleneck::Bottleneck;
+use ibex::dib::GeneralizedIb;
+use ibex::dual_ib::DualIb;
+use ibex::ib::Ib;
+use ibex::io::{read_joint, ReadOptions};
+use ibex::solve::{solve, Acceleration, Init, MergeTol, Solution, Stop, Termination};
+use ibex::{Joint, MaximalCorrelation};
+use nalgebra::DMatrix;
+
+fn solve_with<B: Bottleneck<f64>>(
+    method: &B,
+    j: &Joint<f64>,
+    beta: f64,
+    init: DMatrix<f64>,
+    acceleration: Acceleration,
+) -> Solution<f64> {
+    let stop = Stop::new(400_000, 1e-13).with_acceleration(acceleration);
+    solve(
+        method,
+        j,
+        &beta,
+        init,
+        &stop,
+        &MergeTol::for_stop(&stop),
+        &mut (),
+    )
+}
+
+fn same_point(a: &Solution<f64>, b: &Solution<f64>, what: &str) {
+    let scale = a.objective.abs().max(1.0);
+    assert!(
+        (a.objective - b.objective).abs() < 1e-10 * scale,
+        "{what}: objective {} vs {}",
+        a.objective,
+        b.objective
+    );
+    assert!((a.i_xt - b.i_xt).abs() < 1e-7, "{what}: I(X;T)");
+    assert!((a.i_ty - b.i_ty).abs() < 1e-7, "{what}: I(T;Y)");
+    assert_eq!(a.clusters.len(), b.clusters.len(), "{what}: clusters");
+}
+
+/// IB, dual IB and generalised IB from the identity start: the accelerated and the plain
+/// iteration end at the same fixed point, and the accelerated IB one satisfies the
+/// fixed-point equation of the independent step to 1e-11.
+#[test]
+fn squarem_reaches_the_fixed_point_of_the_plain_iteration() {
+    for seed in 1..=5u64 {
+        let (nx, ny) = (3 + (seed % 4) as usize, 2 + (seed % 3) as usize);
+        let j = Joint::normalized(random_joint(nx, ny, seed), labels(nx), labels(ny))
+            .unwrap()
+            .joint;
+        for beta in [1.5, 4.0, 20.0] {
+            let init = Init::<f64>::Identity.encoder(nx, nx).unwrap();
+            let what = format!("seed {seed} beta {beta}");
+            let fast = solve_with(&Ib, &j, beta, init.clone(), Acceleration::Squarem);
+            let plain = solve_with(&Ib, &j, beta, init.clone(), Acceleration::None);
+            assert_eq!(fast.termination, Termination::Converged, "{what}");
+            assert_eq!(plain.termination, Termination::Converged, "{what}");
+            same_point(&fast, &plain, &format!("IB {what}"));
+            let again = ib_step(j.p_xy(), beta, &fast.q_t_given_x);
+            assert!(
+                (again - &fast.q_t_given_x).abs().max() < 1e-11,
+                "IB {what}: not a fixed point"
+            );
+            let fast = solve_with(&DualIb, &j, beta, init.clone(), Acceleration::Squarem);
+            let plain = solve_with(&DualIb, &j, beta, init.clone(), Acceleration::None);
+            same_point(&fast, &plain, &format!("dual IB {what}"));
+            let gen = GeneralizedIb { alpha: 0.5 };
+            let fast = solve_with(&gen, &j, beta, init.clone(), Acceleration::Squarem);
+            let plain = solve_with(&gen, &j, beta, init, Acceleration::None);
+            same_point(&fast, &plain, &format!("generalised IB {what}"));
+        }
+    }
+}
+
+/// Critical slowing down: just below the first split of the 3x3 example, 1/rho_m^2
+/// (spec ib §3.4: plain iteration needs about 12-16/eps steps at beta = (1 - eps)/rho_m^2),
+/// from a nudged two-cluster start. SQUAREM must reach the same point (the trivial
+/// solution, to the tolerance) in far fewer map evaluations: this is a count of
+/// evaluations, deterministic, not a timing.
+#[test]
+fn squarem_beats_critical_slowing_down_below_the_first_split() {
+    let path = format!("{}/data/examples/ib_3x3.csv", env!("CARGO_MANIFEST_DIR"));
+    let j = read_joint::<f64>(path.as_ref(), &ReadOptions::default())
+        .unwrap()
+        .joint;
+    let rho2 = MaximalCorrelation::of(&j).rho_m.powi(2);
+    let beta = (1.0 - 1e-3) / rho2;
+    let init = DMatrix::from_row_slice(3, 2, &[0.51, 0.49, 0.5, 0.5, 0.49, 0.51]);
+    let fast = solve_with(&Ib, &j, beta, init.clone(), Acceleration::Squarem);
+    let plain = solve_with(&Ib, &j, beta, init, Acceleration::None);
+    assert_eq!(fast.termination, Termination::Converged);
+    assert_eq!(plain.termination, Termination::Converged);
+    assert_eq!(fast.clusters.len(), 1);
+    assert!(fast.i_xt < 1e-12, "I(X;T) = {}", fast.i_xt);
+    assert!(
+        plain.iterations > 10_000,
+        "plain: {} iterations",
+        plain.iterations
+    );
+    assert!(
+        fast.iterations * 10 < plain.iterations,
+        "squarem {} vs plain {} evaluations",
+        fast.iterations,
+        plain.iterations
+    );
+}
+
+/// The DSBS, whose IB curve is Mrs. Gerber's closed form: the accelerated solution lies on
+/// it (I(T;Y) = 1 − h(e ⋆ h^-1(1 − I(X;T))) in bits) to 1e-10 nats.
+#[test]
+fn squarem_solutions_lie_on_the_dsbs_closed_form() {
+    let e = 0.1f64;
+    let p = DMatrix::from_row_slice(2, 2, &[(1.0 - e) / 2.0, e / 2.0, e / 2.0, (1.0 - e) / 2.0]);
+    let j = Joint::normalized(p, labels(2), labels(2)).unwrap().joint;
+    for beta in [1.7, 3.0, 10.0] {
+        let init = Init::<f64>::Identity.encoder(2, 2).unwrap();
+        let s = solve_with(&Ib, &j, beta, init, Acceleration::Squarem);
+        assert_eq!(s.termination, Termination::Converged);
+        // h2 and h2_inverse work in bits.
+        let i_xt_bits = s.i_xt / std::f64::consts::LN_2;
+        let q = h2_inverse(&(1.0 - i_xt_bits));
+        let star = e * (1.0 - q) + q * (1.0 - e);
+        let curve = (1.0 - h2(&star)) * std::f64::consts::LN_2;
+        assert!(
+            (s.i_ty - curve).abs() < 1e-10,
+            "beta {beta}: {} vs {curve}",
+            s.i_ty
+        );
+    }
+}
+
+/// Merging clusters while iterating (the down sweep, starts from T = X) ends at the same
+/// point as iterating all |X| columns to convergence, with one column per distinct cluster.
+#[test]
+fn merging_solver_reaches_the_unmerged_fixed_point() {
+    let path = format!(
+        "{}/data/examples/dirichlet_64x16_seed1.csv",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let j = read_joint::<f64>(path.as_ref(), &ReadOptions::default())
+        .unwrap()
+        .joint;
+    let stop = Stop::new(400_000, 1e-12);
+    let options = AnnealOptions {
+        merge: MergeTol::for_stop(&stop),
+        stop: stop.clone(),
+        adaptive: false,
+        max_points: 10,
+    };
+    for beta in [4.0, 10.0, 40.0] {
+        let init = Init::<f64>::Identity.encoder(j.nx(), j.nx()).unwrap();
+        let merged = solve_merging(&Ib, &j, &beta, init.clone(), &options);
+        let full = solve(&Ib, &j, &beta, init, &stop, &options.merge, &mut ());
+        assert_eq!(merged.termination, Termination::Converged, "beta {beta}");
+        assert_eq!(full.termination, Termination::Converged, "beta {beta}");
+        same_point(&merged, &full, &format!("beta {beta}"));
+        assert_eq!(
+            merged.q_t_given_x.ncols(),
+            merged.clusters.len(),
+            "beta {beta}: columns left unmerged"
+        );
+    }
+}
