@@ -19,7 +19,6 @@ use nalgebra::DMatrix;
 use crate::bottleneck::cluster_marginal;
 use crate::dist::Joint;
 use crate::dual_ib::geometric_decoder;
-use crate::info::kl;
 use crate::scalar::Real;
 use crate::spectrum::{singular_values, MaximalCorrelation};
 
@@ -124,9 +123,35 @@ pub enum SupremumMethod {
     Exact1D,
     /// The local limit r → p_X is the largest value (s* = ρ_m², or η_dual = λ_dual).
     LocalLimit,
-    /// |X| > 2: a multistart Nelder-Mead search in f64 over the simplex (a lower bound on
-    /// the supremum, evaluated at the working precision at the best point found).
+    /// |X| > 2: a multistart Nelder-Mead search in f64 over the simplex, the ratio then
+    /// evaluated at the working precision at the best point found. The polish (see
+    /// [`SupremumMethod::SearchPolished`]) was tried and did not converge, so the value
+    /// is a lower bound whose error is about the square of the f64 argmax error
+    /// (≈ 1e-16 relative, whatever the precision); [`Supremum::polish`] says why.
     Search,
+    /// |X| > 2: the search's point polished at the working precision by Newton's method
+    /// on the stationarity condition of the ratio on its support face, with the KKT sign
+    /// conditions of the dropped coordinates checked. The value is a local maximum to the
+    /// working precision; that it is the global one rests, as for `Search`, on the
+    /// multistart search having found its basin.
+    SearchPolished,
+}
+
+/// What the working-precision polish of a searched supremum did.
+#[derive(Clone, Debug)]
+pub struct Polish<T> {
+    /// Newton converged (last full step below sqrt(epsilon)) to a point whose projected
+    /// Hessian is negative definite and whose dropped coordinates pass the KKT check.
+    pub converged: bool,
+    /// Newton iterations of the attempt reported (the best converged one, or the last
+    /// attempted).
+    pub iterations: usize,
+    /// max_x |g(x)| at the returned point, g the gradient of the ratio projected on the
+    /// tangent space of the support face (Σ_x Δr(x) = 0); `NaN`-free, +inf if never
+    /// evaluated.
+    pub residual: T,
+    /// Number of x with r(x) > 0 (the dimension of the face plus one).
+    pub support: usize,
 }
 
 /// A supremum of a ratio over input distributions r.
@@ -138,73 +163,218 @@ pub struct Supremum<T> {
     pub argmax: Vec<T>,
     /// How it was found.
     pub method: SupremumMethod,
+    /// For |X| > 2 (methods `Search` and `SearchPolished`): the polish report; `None`
+    /// otherwise.
+    pub polish: Option<Polish<T>>,
 }
 
 /// s* = sup_{r ≠ p_X} D(rP ‖ p_Y) / D(r ‖ p_X) [AGKN13]; the trivial IB solution is
 /// the global optimum iff β ≤ 1/s*.
+///
+/// # Method
+/// Binary X: grid plus golden section at the working precision. |X| > 2: multistart
+/// Nelder-Mead in f64, then Newton at the working precision on the support face of the
+/// best points (see [`SupremumMethod::SearchPolished`]), with the analytic derivatives
+/// (N = D(rP‖p_Y), D = D(r‖p_X), (rP)_y = Σ_x r(x) P(y|x)):
+///
+/// ∂N/∂r(x) = Σ_y P(y|x) (ln((rP)_y / p_Y(y)) + 1),  ∂²N/∂r(x)∂r(x') = Σ_y P(y|x) P(y|x') / (rP)_y,
+/// ∂D/∂r(x) = ln(r(x)/p(x)) + 1,  ∂²D/∂r(x)² = 1/r(x)  (off-diagonal 0).
+///
+/// # Cost
+/// The search: (8 + 4|X|) starts × at most 400|X| simplex steps × O(|X||Y|) f64 work.
+/// The polish, at the working precision: at most 3 starts × at most 100 (typically 4–6)
+/// Newton steps × O(m²|Y| + m³), m the support size, plus O(|X|²|Y|) for the KKT checks.
+/// Measured (release, one core, `tests/thresholds.rs::sdpi_constant_cost`): the 3x3 example
+/// 9 ms in f64 and 7 ms at 256 bits; a 32x8 Dirichlet(1) joint 9.7 s in f64 and 10.5 s at
+/// 256 bits (the f64 search dominates; the 256-bit polish and evaluations add ≈ 0.8 s).
 pub fn sdpi_constant<T: Real>(p: &Joint<T>) -> Supremum<T> {
     let local = {
         let rho = MaximalCorrelation::of(p).rho_m;
         rho.clone() * rho
     };
-    let ratio = |r: &[T]| -> Option<T> {
-        let den = kl(r, p.p_x());
-        if !usable_denominator(&den) {
-            return None;
-        }
-        let out: Vec<T> = (0..p.ny())
-            .map(|y| {
-                (0..p.nx()).fold(T::zero(), |acc, x| {
-                    acc + r[x].clone() * &p.p_y_given_x()[(x, y)]
-                })
-            })
-            .collect();
-        Some(kl(&out, p.p_y()) / den)
-    };
-    supremum(p, local, ratio)
+    supremum(p, local, Constant::Sdpi)
 }
 
 /// η_dual = sup_{r ≠ p_X} D(q_p ‖ q_r) / D(r ‖ p_X), with q_r(y) ∝ Π_x p(y|x)^{r(x)};
 /// the trivial dual-IB solution is the global optimum iff β ≤ 1/η_dual (spec ib §3.6).
+///
+/// # Method
+/// As [`sdpi_constant`]. With a_y(r) = Σ_x r(x) ln p(y|x) and ln q_r(y) = a_y − ln Σ_y' e^{a_y'},
+/// the numerator N = D(q_p‖q_r) = Σ_y q_p(y) ln q_p(y) − Σ_y q_p(y) a_y + ln Σ_y e^{a_y}, so
+///
+/// ∂N/∂r(x) = E_{q_r}[ln p(·|x)] − E_{q_p}[ln p(·|x)],
+/// ∂²N/∂r(x)∂r(x') = Cov_{q_r}(ln p(·|x), ln p(·|x'))  (the Hessian of the log-partition function),
+///
+/// the expectations over the y with p(y|x) > 0 for every x of the support face (the
+/// others have q_r(y) = 0, and q_p(y) = 0 there too since p_X has full support).
 pub fn dual_nucleation_constant<T: Real>(p: &Joint<T>) -> Supremum<T> {
-    let geometric = |r: &[T]| -> Vec<T> {
-        let ln = p.ln_p_y_given_x();
-        let dead: Vec<bool> = (0..p.ny())
-            .map(|y| (0..p.nx()).any(|x| r[x] > T::zero() && p.p_y_given_x()[(x, y)].is_zero()))
-            .collect();
-        let logs: Vec<Option<T>> = (0..p.ny())
-            .map(|y| {
-                (!dead[y])
-                    .then(|| (0..p.nx()).fold(T::zero(), |acc, x| acc + r[x].clone() * &ln[(x, y)]))
-            })
-            .collect();
-        let max = logs
-            .iter()
-            .flatten()
-            .cloned()
-            .reduce(|a, b| a.max_of(b))
-            .unwrap_or_else(T::zero);
-        let w: Vec<T> = logs
-            .iter()
-            .map(|l| {
-                l.as_ref()
-                    .map_or_else(T::zero, |l| (l.clone() - &max).exp())
-            })
-            .collect();
-        let total = w.iter().fold(T::zero(), |acc, v| acc + v);
-        w.into_iter().map(|v| v / &total).collect()
-    };
-    let q_p = geometric(p.p_x());
+    let q_p = geometric(p, p.p_x());
     let local = lambda_dual_of(p, p.p_x(), &q_p);
-    let ratio = |r: &[T]| -> Option<T> {
-        let den = kl(r, p.p_x());
+    supremum(p, local, Constant::Dual)
+}
+
+/// q_r(y) ∝ Π_x p(y|x)^{r(x)}, with q_r(y) = 0 where some x with r(x) > 0 has p(y|x) = 0.
+fn geometric<T: Real>(p: &Joint<T>, r: &[T]) -> Vec<T> {
+    let ln = p.ln_p_y_given_x();
+    let dead: Vec<bool> = (0..p.ny())
+        .map(|y| (0..p.nx()).any(|x| r[x] > T::zero() && p.p_y_given_x()[(x, y)].is_zero()))
+        .collect();
+    let logs: Vec<Option<T>> = (0..p.ny())
+        .map(|y| {
+            (!dead[y])
+                .then(|| (0..p.nx()).fold(T::zero(), |acc, x| acc + r[x].clone() * &ln[(x, y)]))
+        })
+        .collect();
+    let max = logs
+        .iter()
+        .flatten()
+        .cloned()
+        .reduce(|a, b| a.max_of(b))
+        .unwrap_or_else(T::zero);
+    let w: Vec<T> = logs
+        .iter()
+        .map(|l| {
+            l.as_ref()
+                .map_or_else(T::zero, |l| (l.clone() - &max).exp())
+        })
+        .collect();
+    let total = w.iter().fold(T::zero(), |acc, v| acc + v);
+    w.into_iter().map(|v| v / &total).collect()
+}
+
+/// Which constant a [`Ratio`] computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Constant {
+    /// s*: N(r) = D(rP ‖ p_Y).
+    Sdpi,
+    /// η_dual: N(r) = D(q_p ‖ q_r).
+    Dual,
+}
+
+/// The ratio N(r)/D(r ‖ p_X) of a nucleation constant, with its derivatives.
+struct Ratio<'a, T: Real> {
+    p: &'a Joint<T>,
+    kind: Constant,
+    /// The geometric decoder at p_X (dual only).
+    q_p: Vec<T>,
+}
+
+impl<'a, T: Real> Ratio<'a, T> {
+    fn new(p: &'a Joint<T>, kind: Constant) -> Self {
+        let q_p = match kind {
+            Constant::Sdpi => Vec::new(),
+            Constant::Dual => geometric(p, p.p_x()),
+        };
+        Ratio { p, kind, q_p }
+    }
+
+    /// The ratio, `None` where the denominator is too small to be trusted
+    /// ([`usable_denominator`]) or the numerator is not finite.
+    fn value(&self, r: &[T]) -> Option<T> {
+        let p = self.p;
+        let den = divergence(r, p.p_x());
         if !usable_denominator(&den) {
             return None;
         }
-        let num = kl(&q_p, &geometric(r));
+        let num = match self.kind {
+            Constant::Sdpi => divergence(&output(p, r), p.p_y()),
+            Constant::Dual => divergence(&self.q_p, &geometric(p, r)),
+        };
         num.is_finite().then(|| num / den)
-    };
-    supremum(p, local, ratio)
+    }
+
+    /// N(r), ∂N/∂r(s_i) and ∂²N/∂r(s_i)∂r(s_j) for the support `s` (r = 0 off it).
+    fn numerator(&self, r: &[T], s: &[usize]) -> Option<(T, Vec<T>, DMatrix<T>)> {
+        let p = self.p;
+        let pyx = p.p_y_given_x();
+        let m = s.len();
+        match self.kind {
+            Constant::Sdpi => {
+                let out = output(p, r);
+                let live: Vec<usize> = (0..p.ny()).filter(|&y| !out[y].is_zero()).collect();
+                let logs: Vec<T> = live
+                    .iter()
+                    .map(|&y| (out[y].clone() / &p.p_y()[y]).ln())
+                    .collect();
+                let n = divergence(&out, p.p_y());
+                let grad = s
+                    .iter()
+                    .map(|&x| {
+                        live.iter().zip(&logs).fold(T::zero(), |acc, (&y, l)| {
+                            acc + pyx[(x, y)].clone() * (l.clone() + T::one())
+                        })
+                    })
+                    .collect();
+                let hess = DMatrix::from_fn(m, m, |i, j| {
+                    live.iter().fold(T::zero(), |acc, &y| {
+                        acc + pyx[(s[i], y)].clone() * &pyx[(s[j], y)] / &out[y]
+                    })
+                });
+                n.is_finite().then_some((n, grad, hess))
+            }
+            Constant::Dual => {
+                let q_r = geometric(p, r);
+                let n = divergence(&self.q_p, &q_r);
+                if !n.is_finite() {
+                    return None;
+                }
+                let ln = p.ln_p_y_given_x();
+                let live: Vec<usize> = (0..p.ny()).filter(|&y| !q_r[y].is_zero()).collect();
+                let mean = |q: &[T], x: usize| {
+                    live.iter()
+                        .fold(T::zero(), |acc, &y| acc + q[y].clone() * &ln[(x, y)])
+                };
+                let m_r: Vec<T> = s.iter().map(|&x| mean(&q_r, x)).collect();
+                let grad = s
+                    .iter()
+                    .zip(&m_r)
+                    .map(|(&x, mr)| mr.clone() - mean(&self.q_p, x))
+                    .collect();
+                let hess = DMatrix::from_fn(m, m, |i, j| {
+                    live.iter().fold(T::zero(), |acc, &y| {
+                        acc + q_r[y].clone()
+                            * (ln[(s[i], y)].clone() - &m_r[i])
+                            * (ln[(s[j], y)].clone() - &m_r[j])
+                    })
+                });
+                Some((n, grad, hess))
+            }
+        }
+    }
+}
+
+/// D(a ‖ b) summed term by term in the Bregman form
+/// Σ_{a>0} [a ln(1 + (a − b)/b) − (a − b)] + Σ_{a=0} b  (+inf if some b = 0 < a).
+///
+/// Equal to KL(a‖b) for probability vectors, but accurate near a = b: each term is
+/// ≈ b·d²/2 (d = a/b − 1) and is computed to about epsilon·|d|·b, whereas Σ a ln(a/b)
+/// is off by the rounding of Σ a − 1 and of ln(a/b) (≈ epsilon absolute each), which near
+/// the maximiser of a nucleation ratio (D ≈ 1e-2 to 1e-4) is a relative error ≫ epsilon.
+fn divergence<T: Real>(a: &[T], b: &[T]) -> T {
+    let mut acc = T::zero();
+    for (ai, bi) in a.iter().zip(b) {
+        if ai.is_zero() {
+            acc += bi;
+            continue;
+        }
+        if bi.is_zero() {
+            return T::infinity();
+        }
+        let diff = ai.clone() - bi;
+        acc += ai.clone() * (diff.clone() / bi).ln_1p() - diff;
+    }
+    acc.max_of(T::zero())
+}
+
+/// rP: the output distribution (rP)_y = Σ_x r(x) P(y|x).
+fn output<T: Real>(p: &Joint<T>, r: &[T]) -> Vec<T> {
+    (0..p.ny())
+        .map(|y| {
+            (0..p.nx()).fold(T::zero(), |acc, x| {
+                acc + r[x].clone() * &p.p_y_given_x()[(x, y)]
+            })
+        })
+        .collect()
 }
 
 /// Near r = p_X both divergences are O(|r − p|²) and the ratio is lost to cancellation
@@ -214,17 +384,19 @@ fn usable_denominator<T: Real>(den: &T) -> bool {
     den.is_finite() && *den > T::from_f64(1e4) * T::epsilon().sqrt()
 }
 
-fn supremum<T: Real>(p: &Joint<T>, local: T, ratio: impl Fn(&[T]) -> Option<T>) -> Supremum<T> {
+fn supremum<T: Real>(p: &Joint<T>, local: T, kind: Constant) -> Supremum<T> {
     let nx = p.nx();
+    let ratio = Ratio::new(p, kind);
     let mut best: Option<(T, Vec<T>)> = None;
     let consider = |r: Vec<T>, best: &mut Option<(T, Vec<T>)>| {
-        if let Some(v) = ratio(&r) {
+        if let Some(v) = ratio.value(&r) {
             if v.is_finite() && best.as_ref().is_none_or(|(b, _)| v > *b) {
                 *best = Some((v, r));
             }
         }
     };
-    let method = if nx == 2 {
+    let mut polish = None;
+    let mut method = if nx == 2 {
         // Dense grid in a, then golden section around the best grid point.
         let n = 4000;
         let point = |a: T| vec![T::one() - a.clone(), a];
@@ -238,7 +410,7 @@ fn supremum<T: Real>(p: &Joint<T>, local: T, ratio: impl Fn(&[T]) -> Option<T>) 
             }
         }
         if let Some(k) = best_k {
-            let f = |a: &T| ratio(&point(a.clone()));
+            let f = |a: &T| ratio.value(&point(a.clone()));
             let lo = T::from_u64(k.saturating_sub(1) as u64) / T::from_u64(n as u64);
             let hi = T::from_u64((k + 1).min(n) as u64) / T::from_u64(n as u64);
             let a = golden_max(&f, lo, hi);
@@ -246,28 +418,294 @@ fn supremum<T: Real>(p: &Joint<T>, local: T, ratio: impl Fn(&[T]) -> Option<T>) 
         }
         SupremumMethod::Exact1D
     } else {
-        for r in nelder_mead_search(nx, |r64: &[f64]| {
-            let r: Vec<T> = r64.iter().map(|v| T::from_f64(*v)).collect();
-            ratio(&r).map(|v| v.to_f64())
-        }) {
-            consider(r.iter().map(|v| T::from_f64(*v)).collect(), &mut best);
+        // The search runs in f64 on the f64 copy of the joint (cheap at any precision);
+        // its points are then evaluated and polished at the working precision.
+        let p64 = p.convert::<f64>();
+        let ratio64 = Ratio::new(&p64, kind);
+        let mut found: Vec<(f64, Vec<f64>)> = nelder_mead_search(nx, |r| ratio64.value(r))
+            .into_iter()
+            .filter_map(|r| ratio64.value(&r).map(|v| (v, r)))
+            .collect();
+        found.sort_by(|a, b| b.0.total_cmp(&a.0));
+        // Renormalised at the working precision: an f64 point sums to 1 only to ~1e-16,
+        // which would shift D(r‖p_X) (and the ratio) by as much.
+        let at_working = |r: &[f64]| -> Vec<T> {
+            let r: Vec<T> = r.iter().map(|v| T::from_f64(*v)).collect();
+            let total = r.iter().fold(T::zero(), |acc, v| acc + v);
+            r.into_iter().map(|v| v / &total).collect()
+        };
+        for (_, r) in &found {
+            consider(at_working(r), &mut best);
         }
-        SupremumMethod::Search
+        // Polish the best few distinct local maxima.
+        let mut candidates: Vec<&Vec<f64>> = Vec::new();
+        for (_, r) in &found {
+            let distinct = candidates
+                .iter()
+                .all(|c| c.iter().zip(r).any(|(a, b)| (a - b).abs() > 1e-6));
+            if distinct {
+                candidates.push(r);
+            }
+            if candidates.len() == POLISH_STARTS {
+                break;
+            }
+        }
+        let mut polished: Option<(T, Vec<T>, Polish<T>)> = None;
+        let mut last_report: Option<Polish<T>> = None;
+        for r64 in candidates {
+            let r0 = at_working(r64);
+            for outcome in polish_from(&ratio, &r0) {
+                match outcome {
+                    Ok((v, r, rep)) => {
+                        if polished.as_ref().is_none_or(|(b, _, _)| v > *b) {
+                            polished = Some((v, r, rep));
+                        }
+                        break;
+                    }
+                    Err(rep) => last_report = Some(rep),
+                }
+            }
+        }
+        match (polished, best.as_ref()) {
+            // The polished local maximum must be at least the searched value (up to
+            // rounding); otherwise it is a lesser maximum and the search's point stays.
+            (Some((v, r, rep)), Some((b, _)))
+                if v.clone() >= b.clone() - T::from_f64(1e6) * T::epsilon() * b.abs() =>
+            {
+                // The polished value, not the larger of the two: at the search's point the
+                // ratio is only a rounded evaluation near the maximum (its excess over the
+                // polished value is rounding noise, selected for by the search).
+                polish = Some(rep);
+                best = Some((v, r));
+                SupremumMethod::SearchPolished
+            }
+            (Some((_, _, rep)), _) => {
+                polish = Some(Polish {
+                    converged: false,
+                    ..rep
+                });
+                SupremumMethod::Search
+            }
+            (None, _) => {
+                polish = last_report;
+                SupremumMethod::Search
+            }
+        }
     };
     match best {
         Some((v, r)) if v > local => Supremum {
             value: v,
             argmax: r,
             method,
+            polish,
         },
-        _ => Supremum {
-            value: local,
-            argmax: p.p_x().to_vec(),
-            method: SupremumMethod::LocalLimit,
-        },
+        _ => {
+            method = SupremumMethod::LocalLimit;
+            Supremum {
+                value: local,
+                argmax: p.p_x().to_vec(),
+                method,
+                polish: None,
+            }
+        }
     }
 }
 
+/// Distinct search points polished.
+const POLISH_STARTS: usize = 3;
+/// Entries of the f64 search point below this are taken as 0 (the support face).
+const SUPPORT_THRESHOLD: f64 = 1e-9;
+/// Newton iteration cap of one polish.
+const NEWTON_MAX: usize = 100;
+
+/// The polish attempts from a search point: first on its support face (entries below
+/// [`SUPPORT_THRESHOLD`] set to 0), then, if that face is proper and its polish fails, on
+/// the full simplex. Lazily evaluated: the caller stops at the first success.
+fn polish_from<'b, T: Real>(
+    ratio: &'b Ratio<'_, T>,
+    r0: &'b [T],
+) -> impl Iterator<Item = Result<(T, Vec<T>, Polish<T>), Polish<T>>> + 'b {
+    let threshold = T::from_f64(SUPPORT_THRESHOLD);
+    let face: Vec<usize> = (0..r0.len()).filter(|&x| r0[x] > threshold).collect();
+    let full: Vec<usize> = (0..r0.len()).filter(|&x| r0[x] > T::zero()).collect();
+    let mut supports = vec![face.clone()];
+    if full.len() > face.len() {
+        supports.push(full);
+    }
+    supports
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .map(move |s| newton_on_face(ratio, r0, &s))
+}
+
+/// Newton's method for a local maximum of R = N/D on the face {r : r(x) = 0 off `s`}.
+///
+/// # Formula
+/// ∇R = (∇N − R ∇D)/D, ∇²R = (∇²N − R ∇²D − ∇R ∇Dᵀ − ∇D ∇Rᵀ)/D (exact). In the tangent
+/// basis b_k = e_{s_k} − e_{s_{m−1}} (k < m−1) the projected gradient is
+/// g_k = ∂_k R − ∂_{m−1} R and the projected Hessian H = Bᵀ ∇²R B; the step solves
+/// (−H) u = g by Cholesky (failing if −H is not positive definite: not a maximum), is
+/// halved while it would leave the open face, and Newton stops once a full step has
+/// max |Δr| ≤ sqrt(epsilon) (the next error is then O(epsilon)). Then the KKT check:
+/// for every x off the face, moving mass ε ∈ {2⁻²⁰, sqrt(epsilon)} onto x must not
+/// increase R (at the boundary ∂D/∂r(x) = −∞, so this is a sign condition on the
+/// ε ln ε terms).
+fn newton_on_face<T: Real>(
+    ratio: &Ratio<'_, T>,
+    r0: &[T],
+    s: &[usize],
+) -> Result<(T, Vec<T>, Polish<T>), Polish<T>> {
+    let p = ratio.p;
+    let nx = r0.len();
+    let m = s.len();
+    let mut report = Polish {
+        converged: false,
+        iterations: 0,
+        residual: T::infinity(),
+        support: m,
+    };
+    let mut r = vec![T::zero(); nx];
+    let total = s.iter().fold(T::zero(), |acc, &x| acc + &r0[x]);
+    for &x in s {
+        r[x] = r0[x].clone() / &total;
+    }
+    let tol_step = T::epsilon().sqrt();
+    let mut small_step = m == 1;
+    let value = loop {
+        let Some((n, gn, hn)) = ratio.numerator(&r, s) else {
+            return Err(report);
+        };
+        let px = p.p_x();
+        let d = divergence(&r, px);
+        if !usable_denominator(&d) {
+            return Err(report);
+        }
+        let rv = n / &d;
+        let gd: Vec<T> = s
+            .iter()
+            .map(|&x| (r[x].clone() / &px[x]).ln() + T::one())
+            .collect();
+        let gr: Vec<T> = (0..m)
+            .map(|i| (gn[i].clone() - rv.clone() * &gd[i]) / &d)
+            .collect();
+        let hr = DMatrix::from_fn(m, m, |i, j| {
+            let mut h = hn[(i, j)].clone() - gr[i].clone() * &gd[j] - gd[i].clone() * &gr[j];
+            if i == j {
+                h -= rv.clone() / &r[s[i]];
+            }
+            h / &d
+        });
+        let k = m - 1;
+        let g: Vec<T> = (0..k).map(|i| gr[i].clone() - &gr[k]).collect();
+        report.residual = g.iter().fold(T::zero(), |a, v| a.max_of(v.abs()));
+        if !report.residual.is_finite() {
+            return Err(report);
+        }
+        if small_step {
+            break rv;
+        }
+        if report.iterations == NEWTON_MAX {
+            return Err(report);
+        }
+        report.iterations += 1;
+        let neg_h = DMatrix::from_fn(k, k, |i, j| {
+            -(hr[(i, j)].clone() - &hr[(i, k)] - &hr[(k, j)] + &hr[(k, k)])
+        });
+        let Some(u) = cholesky_solve(neg_h, g) else {
+            return Err(report);
+        };
+        let mut dr = vec![T::zero(); nx];
+        for i in 0..k {
+            dr[s[i]] = u[i].clone();
+            dr[s[k]] -= &u[i];
+        }
+        let step = dr.iter().fold(T::zero(), |a, v| a.max_of(v.abs()));
+        if !step.is_finite() {
+            return Err(report);
+        }
+        let mut t = T::one();
+        let mut halvings = 0;
+        while s
+            .iter()
+            .any(|&x| r[x].clone() + t.clone() * &dr[x] <= T::zero())
+        {
+            t /= T::from_f64(2.0);
+            halvings += 1;
+            if halvings > 60 {
+                return Err(report);
+            }
+        }
+        for &x in s {
+            r[x] += t.clone() * &dr[x];
+        }
+        small_step = halvings == 0 && step <= tol_step;
+    };
+    // KKT sign conditions for the coordinates off the face.
+    let slack = T::from_f64(64.0) * T::epsilon() * value.abs();
+    for x in (0..nx).filter(|x| !s.contains(x)) {
+        for eps in [T::from_f64(2f64.powi(-20)), T::epsilon().sqrt()] {
+            let moved: Vec<T> = (0..nx)
+                .map(|z| {
+                    let keep = r[z].clone() * (T::one() - eps.clone());
+                    if z == x {
+                        keep + &eps
+                    } else {
+                        keep
+                    }
+                })
+                .collect();
+            if ratio
+                .value(&moved)
+                .is_some_and(|v| v > value.clone() + &slack)
+            {
+                return Err(report);
+            }
+        }
+    }
+    report.converged = true;
+    Ok((value, r, report))
+}
+
+/// Solves A u = b for a symmetric positive definite A by Cholesky; `None` when a pivot
+/// is not positive (A not positive definite) or not finite.
+fn cholesky_solve<T: Real>(a: DMatrix<T>, b: Vec<T>) -> Option<Vec<T>> {
+    let n = b.len();
+    let mut l = DMatrix::from_element(n, n, T::zero());
+    for j in 0..n {
+        let mut diag = a[(j, j)].clone();
+        for k in 0..j {
+            diag -= l[(j, k)].clone() * &l[(j, k)];
+        }
+        if !(diag > T::zero()) || !diag.is_finite() {
+            return None;
+        }
+        let ljj = diag.sqrt();
+        for i in (j + 1)..n {
+            let mut v = a[(i, j)].clone();
+            for k in 0..j {
+                v -= l[(i, k)].clone() * &l[(j, k)];
+            }
+            l[(i, j)] = v / &ljj;
+        }
+        l[(j, j)] = ljj;
+    }
+    let mut y = b;
+    for i in 0..n {
+        for k in 0..i {
+            let t = l[(i, k)].clone() * &y[k];
+            y[i] -= t;
+        }
+        y[i] /= &l[(i, i)];
+    }
+    for i in (0..n).rev() {
+        for k in (i + 1)..n {
+            let t = l[(k, i)].clone() * &y[k];
+            y[i] -= t;
+        }
+        y[i] /= &l[(i, i)];
+    }
+    Some(y)
+}
 /// Golden-section search for the maximum of a unimodal `f` on [lo, hi], to the working
 /// precision (undefined points count as −inf).
 fn golden_max<T: Real>(f: &impl Fn(&T) -> Option<T>, lo: T, hi: T) -> T {
@@ -399,6 +837,43 @@ mod tests {
         let s = sdpi_constant(&p);
         assert_eq!(s.method, SupremumMethod::Exact1D);
         assert!((s.value - 0.3907806968453705).abs() < 1e-14, "{}", s.value);
+    }
+
+    #[test]
+    fn cholesky_rejects_indefinite_matrices() {
+        let a = DMatrix::from_row_slice(2, 2, &[2.0, 1.0, 1.0, 2.0]);
+        let u = cholesky_solve(a, vec![3.0, 3.0]).unwrap();
+        assert!((u[0] - 1.0).abs() < 1e-15 && (u[1] - 1.0).abs() < 1e-15);
+        let b = DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 2.0, 1.0]);
+        assert!(cholesky_solve(b, vec![1.0, 1.0]).is_none());
+    }
+
+    #[test]
+    fn polish_fails_honestly_at_the_local_limit() {
+        // Started at r = p_X the denominator is unusable: the polish reports failure
+        // rather than a value.
+        let p = joint(
+            3,
+            3,
+            &[0.15, 0.025, 0.025, 0.05, 0.2, 0.05, 0.025, 0.075, 0.4],
+        );
+        let ratio = Ratio::new(&p, Constant::Sdpi);
+        let rep = newton_on_face(&ratio, p.p_x(), &[0, 1, 2]).unwrap_err();
+        assert!(!rep.converged);
+        // From a vertex the face is a point, the KKT check fails (moving mass inwards
+        // raises the ratio), and so does the polish.
+        let vertex = [0.0, 0.0, 1.0];
+        assert!(newton_on_face(&ratio, &vertex, &[2]).is_err());
+    }
+
+    #[test]
+    fn divergence_is_kl_on_the_simplex() {
+        let a = [0.2, 0.3, 0.5];
+        let b = [0.25, 0.25, 0.5];
+        let plain: f64 = a.iter().zip(&b).map(|(x, y)| x * (x / y).ln()).sum();
+        assert!((divergence(&a, &b) - plain).abs() < 1e-16);
+        assert_eq!(divergence(&[0.5, 0.5], &[1.0, 0.0]), f64::INFINITY);
+        assert!((divergence(&[0.0, 1.0], &[0.5, 0.5]) - 2f64.ln()).abs() < 1e-16);
     }
 
     #[test]
