@@ -676,7 +676,7 @@ fn cholesky_solve<T: Real>(a: DMatrix<T>, b: Vec<T>) -> Option<Vec<T>> {
         for k in 0..j {
             diag -= l[(j, k)].clone() * &l[(j, k)];
         }
-        if !(diag > T::zero()) || !diag.is_finite() {
+        if diag.partial_cmp(&T::zero()) != Some(std::cmp::Ordering::Greater) || !diag.is_finite() {
             return None;
         }
         let ljj = diag.sqrt();
