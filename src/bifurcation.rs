@@ -13,6 +13,11 @@
 //!   constant of [AGKN13] (the spec's η_KL; a different quantity from the channel's
 //!   contraction coefficient), and for the dual IB at 1/η_dual,
 //!   η_dual = sup_r D(q_p ‖ q_r) / D(r ‖ p_X), q_r the normalised geometric mean under r.
+//!   For |X| > 2 both are found by an f64 search and polished by Newton at the working
+//!   precision ([`SupremumMethod::SearchPolished`]).
+//! * **nucleation test** at any fixed point (spec ib §3.1-3.2, §3.6): a zero-mass cluster
+//!   with decoder q grows under one BA step iff c(q) = Σ_x p(x) e^{−β d(x,q)} / Z(x) > 1
+//!   ([`ib_nucleation_test`], [`dual_nucleation_test`], [`new_cluster_growth`]).
 
 use nalgebra::DMatrix;
 
