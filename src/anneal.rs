@@ -359,13 +359,24 @@ pub struct Bifurcation<T> {
     pub kind: Kind,
     /// Which path it was found on.
     pub direction: Direction,
-    /// The prediction from the bracket's low-β end: 1/max_t λ_2(t) for a linear split
-    /// (exact on the trivial branch, where λ_2 does not move), 1/s* (IB) or 1/η_dual (dual
-    /// IB) for the onset from the trivial solution; `None` where theory gives none.
+    /// The prediction of theory, by kind:
+    /// * linear: 1/max_t λ_2(t) at the bracket's low-β end (exact on the trivial branch,
+    ///   where λ_2 does not move);
+    /// * nucleation from the trivial solution: 1/s* (IB) or 1/η_dual (dual IB);
+    /// * nucleation on a non-trivial branch (IB and dual IB): the β where the Blahut-style
+    ///   test max_q c(q) crosses 1 on the low branch (warm-started solves), c(q) the
+    ///   growth factor of a new zero-mass cluster with decoder q, maxima at the branch's
+    ///   own decoders excluded ([`crate::bifurcation::new_cluster_growth`]): where the low
+    ///   branch stops being stable against nucleating a cluster. Bisection to the same
+    ///   tolerance, searched within the bracket ±10%;
+    ///
+    /// `None` where theory gives none (other methods, or no crossing in that range).
     pub beta_predicted: Option<T>,
     /// Where the condition holds: the root of β·max_t λ_2(t) = 1 on the low branch
     /// (bisection on converged branch solutions), the onset constant itself from the
-    /// trivial solution, or the β where the two branches' objectives cross.
+    /// trivial solution, or, for nucleation on a non-trivial branch, the β where the two
+    /// branches' objectives cross (where the high branch becomes the better one; it may
+    /// differ from `beta_predicted`, where the low branch becomes unstable).
     pub beta_located: T,
     /// Relative tolerance of `beta_located` (the bisection's bracket width); 0 when it
     /// is a closed-form constant.
@@ -500,7 +511,26 @@ pub fn locate<T: Real, B: Bottleneck<T>>(
                 h.clusters.len() > l.clusters.len() && h.objective < l.objective
             };
             let root = bisect(&lo, &hi, rel_tol, better);
-            (Kind::Nucleation, None, root.0, root.1)
+            // The onset on the low branch: where a new zero-mass cluster first grows,
+            // max_q c(q) > 1 away from the branch's own decoders (spec ib §3.1-3.2), by
+            // bisection within the bracket ±10% when it changes there.
+            let grows = |beta: &T| {
+                let s = on_low(beta);
+                s.clusters.len() > low.clusters.len()
+                    || crate::bifurcation::new_cluster_growth(
+                        method.name(),
+                        p,
+                        beta,
+                        &s.q_t_given_x,
+                        &options.merge.decoder,
+                    )
+                    .is_some_and(|g| g > T::zero())
+            };
+            let margin = T::from_f64(1.1);
+            let (w_lo, w_hi) = (lo.clone() / margin.clone(), hi.clone() * margin);
+            let predicted =
+                (!grows(&w_lo) && grows(&w_hi)).then(|| bisect(&w_lo, &w_hi, rel_tol, grows).0);
+            (Kind::Nucleation, predicted, root.0, root.1)
         };
         out.push(Bifurcation {
             kind,

@@ -13,13 +13,17 @@
 //!   constant of [AGKN13] (the spec's η_KL; a different quantity from the channel's
 //!   contraction coefficient), and for the dual IB at 1/η_dual,
 //!   η_dual = sup_r D(q_p ‖ q_r) / D(r ‖ p_X), q_r the normalised geometric mean under r.
+//!   For |X| > 2 both are found by an f64 search and polished by Newton at the working
+//!   precision ([`SupremumMethod::SearchPolished`]).
+//! * **nucleation test** at any fixed point (spec ib §3.1-3.2, §3.6): a zero-mass cluster
+//!   with decoder q grows under one BA step iff c(q) = Σ_x p(x) e^{−β d(x,q)} / Z(x) > 1
+//!   ([`ib_nucleation_test`], [`dual_nucleation_test`], [`new_cluster_growth`]).
 
 use nalgebra::DMatrix;
 
 use crate::bottleneck::cluster_marginal;
 use crate::dist::Joint;
 use crate::dual_ib::geometric_decoder;
-use crate::info::kl;
 use crate::scalar::Real;
 use crate::spectrum::{singular_values, MaximalCorrelation};
 
@@ -124,9 +128,35 @@ pub enum SupremumMethod {
     Exact1D,
     /// The local limit r → p_X is the largest value (s* = ρ_m², or η_dual = λ_dual).
     LocalLimit,
-    /// |X| > 2: a multistart Nelder-Mead search in f64 over the simplex (a lower bound on
-    /// the supremum, evaluated at the working precision at the best point found).
+    /// |X| > 2: a multistart Nelder-Mead search in f64 over the simplex, the ratio then
+    /// evaluated at the working precision at the best point found. The polish (see
+    /// [`SupremumMethod::SearchPolished`]) was tried and did not converge, so the value
+    /// is a lower bound whose error is about the square of the f64 argmax error
+    /// (≈ 1e-16 relative, whatever the precision); [`Supremum::polish`] says why.
     Search,
+    /// |X| > 2: the search's point polished at the working precision by Newton's method
+    /// on the stationarity condition of the ratio on its support face, with the KKT sign
+    /// conditions of the dropped coordinates checked. The value is a local maximum to the
+    /// working precision; that it is the global one rests, as for `Search`, on the
+    /// multistart search having found its basin.
+    SearchPolished,
+}
+
+/// What the working-precision polish of a searched supremum did.
+#[derive(Clone, Debug)]
+pub struct Polish<T> {
+    /// Newton converged (last full step below sqrt(epsilon)) to a point whose projected
+    /// Hessian is negative definite and whose dropped coordinates pass the KKT check.
+    pub converged: bool,
+    /// Newton iterations of the attempt reported (the best converged one, or the last
+    /// attempted).
+    pub iterations: usize,
+    /// max_x |g(x)| at the returned point, g the gradient of the ratio projected on the
+    /// tangent space of the support face (Σ_x Δr(x) = 0); `NaN`-free, +inf if never
+    /// evaluated.
+    pub residual: T,
+    /// Number of x with r(x) > 0 (the dimension of the face plus one).
+    pub support: usize,
 }
 
 /// A supremum of a ratio over input distributions r.
@@ -138,73 +168,218 @@ pub struct Supremum<T> {
     pub argmax: Vec<T>,
     /// How it was found.
     pub method: SupremumMethod,
+    /// For |X| > 2 (methods `Search` and `SearchPolished`): the polish report; `None`
+    /// otherwise.
+    pub polish: Option<Polish<T>>,
 }
 
 /// s* = sup_{r ≠ p_X} D(rP ‖ p_Y) / D(r ‖ p_X) [AGKN13]; the trivial IB solution is
 /// the global optimum iff β ≤ 1/s*.
+///
+/// # Method
+/// Binary X: grid plus golden section at the working precision. |X| > 2: multistart
+/// Nelder-Mead in f64, then Newton at the working precision on the support face of the
+/// best points (see [`SupremumMethod::SearchPolished`]), with the analytic derivatives
+/// (N = D(rP‖p_Y), D = D(r‖p_X), (rP)_y = Σ_x r(x) P(y|x)):
+///
+/// ∂N/∂r(x) = Σ_y P(y|x) (ln((rP)_y / p_Y(y)) + 1),  ∂²N/∂r(x)∂r(x') = Σ_y P(y|x) P(y|x') / (rP)_y,
+/// ∂D/∂r(x) = ln(r(x)/p(x)) + 1,  ∂²D/∂r(x)² = 1/r(x)  (off-diagonal 0).
+///
+/// # Cost
+/// The search: (8 + 4|X|) starts × at most 400|X| simplex steps × O(|X||Y|) f64 work.
+/// The polish, at the working precision: at most 3 starts × at most 100 (typically 4–6)
+/// Newton steps × O(m²|Y| + m³), m the support size, plus O(|X|²|Y|) for the KKT checks.
+/// Measured (release, one core, `tests/thresholds.rs::sdpi_constant_cost`): the 3x3 example
+/// 9 ms in f64 and 7 ms at 256 bits; a 32x8 Dirichlet(1) joint 9.7 s in f64 and 10.5 s at
+/// 256 bits (the f64 search dominates; the 256-bit polish and evaluations add ≈ 0.8 s).
 pub fn sdpi_constant<T: Real>(p: &Joint<T>) -> Supremum<T> {
     let local = {
         let rho = MaximalCorrelation::of(p).rho_m;
         rho.clone() * rho
     };
-    let ratio = |r: &[T]| -> Option<T> {
-        let den = kl(r, p.p_x());
-        if !usable_denominator(&den) {
-            return None;
-        }
-        let out: Vec<T> = (0..p.ny())
-            .map(|y| {
-                (0..p.nx()).fold(T::zero(), |acc, x| {
-                    acc + r[x].clone() * &p.p_y_given_x()[(x, y)]
-                })
-            })
-            .collect();
-        Some(kl(&out, p.p_y()) / den)
-    };
-    supremum(p, local, ratio)
+    supremum(p, local, Constant::Sdpi)
 }
 
 /// η_dual = sup_{r ≠ p_X} D(q_p ‖ q_r) / D(r ‖ p_X), with q_r(y) ∝ Π_x p(y|x)^{r(x)};
 /// the trivial dual-IB solution is the global optimum iff β ≤ 1/η_dual (spec ib §3.6).
+///
+/// # Method
+/// As [`sdpi_constant`]. With a_y(r) = Σ_x r(x) ln p(y|x) and ln q_r(y) = a_y − ln Σ_y' e^{a_y'},
+/// the numerator N = D(q_p‖q_r) = Σ_y q_p(y) ln q_p(y) − Σ_y q_p(y) a_y + ln Σ_y e^{a_y}, so
+///
+/// ∂N/∂r(x) = E_{q_r}[ln p(·|x)] − E_{q_p}[ln p(·|x)],
+/// ∂²N/∂r(x)∂r(x') = Cov_{q_r}(ln p(·|x), ln p(·|x'))  (the Hessian of the log-partition function),
+///
+/// the expectations over the y with p(y|x) > 0 for every x of the support face (the
+/// others have q_r(y) = 0, and q_p(y) = 0 there too since p_X has full support).
 pub fn dual_nucleation_constant<T: Real>(p: &Joint<T>) -> Supremum<T> {
-    let geometric = |r: &[T]| -> Vec<T> {
-        let ln = p.ln_p_y_given_x();
-        let dead: Vec<bool> = (0..p.ny())
-            .map(|y| (0..p.nx()).any(|x| r[x] > T::zero() && p.p_y_given_x()[(x, y)].is_zero()))
-            .collect();
-        let logs: Vec<Option<T>> = (0..p.ny())
-            .map(|y| {
-                (!dead[y])
-                    .then(|| (0..p.nx()).fold(T::zero(), |acc, x| acc + r[x].clone() * &ln[(x, y)]))
-            })
-            .collect();
-        let max = logs
-            .iter()
-            .flatten()
-            .cloned()
-            .reduce(|a, b| a.max_of(b))
-            .unwrap_or_else(T::zero);
-        let w: Vec<T> = logs
-            .iter()
-            .map(|l| {
-                l.as_ref()
-                    .map_or_else(T::zero, |l| (l.clone() - &max).exp())
-            })
-            .collect();
-        let total = w.iter().fold(T::zero(), |acc, v| acc + v);
-        w.into_iter().map(|v| v / &total).collect()
-    };
-    let q_p = geometric(p.p_x());
+    let q_p = geometric(p, p.p_x());
     let local = lambda_dual_of(p, p.p_x(), &q_p);
-    let ratio = |r: &[T]| -> Option<T> {
-        let den = kl(r, p.p_x());
+    supremum(p, local, Constant::Dual)
+}
+
+/// q_r(y) ∝ Π_x p(y|x)^{r(x)}, with q_r(y) = 0 where some x with r(x) > 0 has p(y|x) = 0.
+fn geometric<T: Real>(p: &Joint<T>, r: &[T]) -> Vec<T> {
+    let ln = p.ln_p_y_given_x();
+    let dead: Vec<bool> = (0..p.ny())
+        .map(|y| (0..p.nx()).any(|x| r[x] > T::zero() && p.p_y_given_x()[(x, y)].is_zero()))
+        .collect();
+    let logs: Vec<Option<T>> = (0..p.ny())
+        .map(|y| {
+            (!dead[y])
+                .then(|| (0..p.nx()).fold(T::zero(), |acc, x| acc + r[x].clone() * &ln[(x, y)]))
+        })
+        .collect();
+    let max = logs
+        .iter()
+        .flatten()
+        .cloned()
+        .reduce(|a, b| a.max_of(b))
+        .unwrap_or_else(T::zero);
+    let w: Vec<T> = logs
+        .iter()
+        .map(|l| {
+            l.as_ref()
+                .map_or_else(T::zero, |l| (l.clone() - &max).exp())
+        })
+        .collect();
+    let total = w.iter().fold(T::zero(), |acc, v| acc + v);
+    w.into_iter().map(|v| v / &total).collect()
+}
+
+/// Which constant a [`Ratio`] computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Constant {
+    /// s*: N(r) = D(rP ‖ p_Y).
+    Sdpi,
+    /// η_dual: N(r) = D(q_p ‖ q_r).
+    Dual,
+}
+
+/// The ratio N(r)/D(r ‖ p_X) of a nucleation constant, with its derivatives.
+struct Ratio<'a, T: Real> {
+    p: &'a Joint<T>,
+    kind: Constant,
+    /// The geometric decoder at p_X (dual only).
+    q_p: Vec<T>,
+}
+
+impl<'a, T: Real> Ratio<'a, T> {
+    fn new(p: &'a Joint<T>, kind: Constant) -> Self {
+        let q_p = match kind {
+            Constant::Sdpi => Vec::new(),
+            Constant::Dual => geometric(p, p.p_x()),
+        };
+        Ratio { p, kind, q_p }
+    }
+
+    /// The ratio, `None` where the denominator is too small to be trusted
+    /// ([`usable_denominator`]) or the numerator is not finite.
+    fn value(&self, r: &[T]) -> Option<T> {
+        let p = self.p;
+        let den = divergence(r, p.p_x());
         if !usable_denominator(&den) {
             return None;
         }
-        let num = kl(&q_p, &geometric(r));
+        let num = match self.kind {
+            Constant::Sdpi => divergence(&output(p, r), p.p_y()),
+            Constant::Dual => divergence(&self.q_p, &geometric(p, r)),
+        };
         num.is_finite().then(|| num / den)
-    };
-    supremum(p, local, ratio)
+    }
+
+    /// N(r), ∂N/∂r(s_i) and ∂²N/∂r(s_i)∂r(s_j) for the support `s` (r = 0 off it).
+    fn numerator(&self, r: &[T], s: &[usize]) -> Option<(T, Vec<T>, DMatrix<T>)> {
+        let p = self.p;
+        let pyx = p.p_y_given_x();
+        let m = s.len();
+        match self.kind {
+            Constant::Sdpi => {
+                let out = output(p, r);
+                let live: Vec<usize> = (0..p.ny()).filter(|&y| !out[y].is_zero()).collect();
+                let logs: Vec<T> = live
+                    .iter()
+                    .map(|&y| (out[y].clone() / &p.p_y()[y]).ln())
+                    .collect();
+                let n = divergence(&out, p.p_y());
+                let grad = s
+                    .iter()
+                    .map(|&x| {
+                        live.iter().zip(&logs).fold(T::zero(), |acc, (&y, l)| {
+                            acc + pyx[(x, y)].clone() * (l.clone() + T::one())
+                        })
+                    })
+                    .collect();
+                let hess = DMatrix::from_fn(m, m, |i, j| {
+                    live.iter().fold(T::zero(), |acc, &y| {
+                        acc + pyx[(s[i], y)].clone() * &pyx[(s[j], y)] / &out[y]
+                    })
+                });
+                n.is_finite().then_some((n, grad, hess))
+            }
+            Constant::Dual => {
+                let q_r = geometric(p, r);
+                let n = divergence(&self.q_p, &q_r);
+                if !n.is_finite() {
+                    return None;
+                }
+                let ln = p.ln_p_y_given_x();
+                let live: Vec<usize> = (0..p.ny()).filter(|&y| !q_r[y].is_zero()).collect();
+                let mean = |q: &[T], x: usize| {
+                    live.iter()
+                        .fold(T::zero(), |acc, &y| acc + q[y].clone() * &ln[(x, y)])
+                };
+                let m_r: Vec<T> = s.iter().map(|&x| mean(&q_r, x)).collect();
+                let grad = s
+                    .iter()
+                    .zip(&m_r)
+                    .map(|(&x, mr)| mr.clone() - mean(&self.q_p, x))
+                    .collect();
+                let hess = DMatrix::from_fn(m, m, |i, j| {
+                    live.iter().fold(T::zero(), |acc, &y| {
+                        acc + q_r[y].clone()
+                            * (ln[(s[i], y)].clone() - &m_r[i])
+                            * (ln[(s[j], y)].clone() - &m_r[j])
+                    })
+                });
+                Some((n, grad, hess))
+            }
+        }
+    }
+}
+
+/// D(a ‖ b) summed term by term in the Bregman form
+/// Σ_{a>0} [a ln(1 + (a − b)/b) − (a − b)] + Σ_{a=0} b  (+inf if some b = 0 < a).
+///
+/// Equal to KL(a‖b) for probability vectors, but accurate near a = b: each term is
+/// ≈ b·d²/2 (d = a/b − 1) and is computed to about epsilon·|d|·b, whereas Σ a ln(a/b)
+/// is off by the rounding of Σ a − 1 and of ln(a/b) (≈ epsilon absolute each), which near
+/// the maximiser of a nucleation ratio (D ≈ 1e-2 to 1e-4) is a relative error ≫ epsilon.
+fn divergence<T: Real>(a: &[T], b: &[T]) -> T {
+    let mut acc = T::zero();
+    for (ai, bi) in a.iter().zip(b) {
+        if ai.is_zero() {
+            acc += bi;
+            continue;
+        }
+        if bi.is_zero() {
+            return T::infinity();
+        }
+        let diff = ai.clone() - bi;
+        acc += ai.clone() * (diff.clone() / bi).ln_1p() - diff;
+    }
+    acc.max_of(T::zero())
+}
+
+/// rP: the output distribution (rP)_y = Σ_x r(x) P(y|x).
+fn output<T: Real>(p: &Joint<T>, r: &[T]) -> Vec<T> {
+    (0..p.ny())
+        .map(|y| {
+            (0..p.nx()).fold(T::zero(), |acc, x| {
+                acc + r[x].clone() * &p.p_y_given_x()[(x, y)]
+            })
+        })
+        .collect()
 }
 
 /// Near r = p_X both divergences are O(|r − p|²) and the ratio is lost to cancellation
@@ -214,17 +389,19 @@ fn usable_denominator<T: Real>(den: &T) -> bool {
     den.is_finite() && *den > T::from_f64(1e4) * T::epsilon().sqrt()
 }
 
-fn supremum<T: Real>(p: &Joint<T>, local: T, ratio: impl Fn(&[T]) -> Option<T>) -> Supremum<T> {
+fn supremum<T: Real>(p: &Joint<T>, local: T, kind: Constant) -> Supremum<T> {
     let nx = p.nx();
+    let ratio = Ratio::new(p, kind);
     let mut best: Option<(T, Vec<T>)> = None;
     let consider = |r: Vec<T>, best: &mut Option<(T, Vec<T>)>| {
-        if let Some(v) = ratio(&r) {
+        if let Some(v) = ratio.value(&r) {
             if v.is_finite() && best.as_ref().is_none_or(|(b, _)| v > *b) {
                 *best = Some((v, r));
             }
         }
     };
-    let method = if nx == 2 {
+    let mut polish = None;
+    let mut method = if nx == 2 {
         // Dense grid in a, then golden section around the best grid point.
         let n = 4000;
         let point = |a: T| vec![T::one() - a.clone(), a];
@@ -238,7 +415,7 @@ fn supremum<T: Real>(p: &Joint<T>, local: T, ratio: impl Fn(&[T]) -> Option<T>) 
             }
         }
         if let Some(k) = best_k {
-            let f = |a: &T| ratio(&point(a.clone()));
+            let f = |a: &T| ratio.value(&point(a.clone()));
             let lo = T::from_u64(k.saturating_sub(1) as u64) / T::from_u64(n as u64);
             let hi = T::from_u64((k + 1).min(n) as u64) / T::from_u64(n as u64);
             let a = golden_max(&f, lo, hi);
@@ -246,26 +423,641 @@ fn supremum<T: Real>(p: &Joint<T>, local: T, ratio: impl Fn(&[T]) -> Option<T>) 
         }
         SupremumMethod::Exact1D
     } else {
-        for r in nelder_mead_search(nx, |r64: &[f64]| {
-            let r: Vec<T> = r64.iter().map(|v| T::from_f64(*v)).collect();
-            ratio(&r).map(|v| v.to_f64())
-        }) {
-            consider(r.iter().map(|v| T::from_f64(*v)).collect(), &mut best);
+        // The search runs in f64 on the f64 copy of the joint (cheap at any precision);
+        // its points are then evaluated and polished at the working precision.
+        let p64 = p.convert::<f64>();
+        let ratio64 = Ratio::new(&p64, kind);
+        let mut found: Vec<(f64, Vec<f64>)> = nelder_mead_search(nx, |r| ratio64.value(r))
+            .into_iter()
+            .filter_map(|r| ratio64.value(&r).map(|v| (v, r)))
+            .collect();
+        found.sort_by(|a, b| b.0.total_cmp(&a.0));
+        // Renormalised at the working precision: an f64 point sums to 1 only to ~1e-16,
+        // which would shift D(r‖p_X) (and the ratio) by as much.
+        let at_working = |r: &[f64]| -> Vec<T> {
+            let r: Vec<T> = r.iter().map(|v| T::from_f64(*v)).collect();
+            let total = r.iter().fold(T::zero(), |acc, v| acc + v);
+            r.into_iter().map(|v| v / &total).collect()
+        };
+        for (_, r) in &found {
+            consider(at_working(r), &mut best);
         }
-        SupremumMethod::Search
+        // Polish the best few distinct local maxima.
+        let mut candidates: Vec<&Vec<f64>> = Vec::new();
+        for (_, r) in &found {
+            let distinct = candidates
+                .iter()
+                .all(|c| c.iter().zip(r).any(|(a, b)| (a - b).abs() > 1e-6));
+            if distinct {
+                candidates.push(r);
+            }
+            if candidates.len() == POLISH_STARTS {
+                break;
+            }
+        }
+        let mut polished: Option<(T, Vec<T>, Polish<T>)> = None;
+        let mut last_report: Option<Polish<T>> = None;
+        for r64 in candidates {
+            let r0 = at_working(r64);
+            for outcome in polish_from(&ratio, &r0) {
+                match outcome {
+                    Ok((v, r, rep)) => {
+                        if polished.as_ref().is_none_or(|(b, _, _)| v > *b) {
+                            polished = Some((v, r, rep));
+                        }
+                        break;
+                    }
+                    Err(rep) => last_report = Some(rep),
+                }
+            }
+        }
+        match (polished, best.as_ref()) {
+            // The polished local maximum must be at least the searched value (up to
+            // rounding); otherwise it is a lesser maximum and the search's point stays.
+            (Some((v, r, rep)), Some((b, _)))
+                if v.clone() >= b.clone() - T::from_f64(1e6) * T::epsilon() * b.abs() =>
+            {
+                // The polished value, not the larger of the two: at the search's point the
+                // ratio is only a rounded evaluation near the maximum (its excess over the
+                // polished value is rounding noise, selected for by the search).
+                polish = Some(rep);
+                best = Some((v, r));
+                SupremumMethod::SearchPolished
+            }
+            (Some((_, _, rep)), _) => {
+                polish = Some(Polish {
+                    converged: false,
+                    ..rep
+                });
+                SupremumMethod::Search
+            }
+            (None, _) => {
+                polish = last_report;
+                SupremumMethod::Search
+            }
+        }
     };
     match best {
         Some((v, r)) if v > local => Supremum {
             value: v,
             argmax: r,
             method,
+            polish,
         },
-        _ => Supremum {
-            value: local,
-            argmax: p.p_x().to_vec(),
-            method: SupremumMethod::LocalLimit,
-        },
+        _ => {
+            method = SupremumMethod::LocalLimit;
+            Supremum {
+                value: local,
+                argmax: p.p_x().to_vec(),
+                method,
+                polish: None,
+            }
+        }
     }
+}
+
+/// Distinct search points polished.
+const POLISH_STARTS: usize = 3;
+/// Entries of the f64 search point below this are taken as 0 (the support face).
+const SUPPORT_THRESHOLD: f64 = 1e-9;
+/// Newton iteration cap of one polish.
+const NEWTON_MAX: usize = 100;
+
+/// The polish attempts from a search point: first on its support face (entries below
+/// [`SUPPORT_THRESHOLD`] set to 0), then, if that face is proper and its polish fails, on
+/// the full simplex. Lazily evaluated: the caller stops at the first success.
+fn polish_from<'b, T: Real>(
+    ratio: &'b Ratio<'_, T>,
+    r0: &'b [T],
+) -> impl Iterator<Item = Result<(T, Vec<T>, Polish<T>), Polish<T>>> + 'b {
+    let threshold = T::from_f64(SUPPORT_THRESHOLD);
+    let face: Vec<usize> = (0..r0.len()).filter(|&x| r0[x] > threshold).collect();
+    let full: Vec<usize> = (0..r0.len()).filter(|&x| r0[x] > T::zero()).collect();
+    let mut supports = vec![face.clone()];
+    if full.len() > face.len() {
+        supports.push(full);
+    }
+    supports
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .map(move |s| newton_on_face(ratio, r0, &s))
+}
+
+/// Newton's method for a local maximum of R = N/D on the face {r : r(x) = 0 off `s`}.
+///
+/// # Formula
+/// ∇R = (∇N − R ∇D)/D, ∇²R = (∇²N − R ∇²D − ∇R ∇Dᵀ − ∇D ∇Rᵀ)/D (exact). In the tangent
+/// basis b_k = e_{s_k} − e_{s_{m−1}} (k < m−1) the projected gradient is
+/// g_k = ∂_k R − ∂_{m−1} R and the projected Hessian H = Bᵀ ∇²R B; the step solves
+/// (−H) u = g by Cholesky (failing if −H is not positive definite: not a maximum), is
+/// halved while it would leave the open face, and Newton stops once a full step has
+/// max |Δr| ≤ sqrt(epsilon) (the next error is then O(epsilon)). Then the KKT check:
+/// for every x off the face, moving mass ε ∈ {2⁻²⁰, sqrt(epsilon)} onto x must not
+/// increase R (at the boundary ∂D/∂r(x) = −∞, so this is a sign condition on the
+/// ε ln ε terms).
+fn newton_on_face<T: Real>(
+    ratio: &Ratio<'_, T>,
+    r0: &[T],
+    s: &[usize],
+) -> Result<(T, Vec<T>, Polish<T>), Polish<T>> {
+    let p = ratio.p;
+    let nx = r0.len();
+    let m = s.len();
+    let mut report = Polish {
+        converged: false,
+        iterations: 0,
+        residual: T::infinity(),
+        support: m,
+    };
+    let mut r = vec![T::zero(); nx];
+    let total = s.iter().fold(T::zero(), |acc, &x| acc + &r0[x]);
+    for &x in s {
+        r[x] = r0[x].clone() / &total;
+    }
+    let tol_step = T::epsilon().sqrt();
+    let mut small_step = m == 1;
+    let value = loop {
+        let Some((n, gn, hn)) = ratio.numerator(&r, s) else {
+            return Err(report);
+        };
+        let px = p.p_x();
+        let d = divergence(&r, px);
+        if !usable_denominator(&d) {
+            return Err(report);
+        }
+        let rv = n / &d;
+        let gd: Vec<T> = s
+            .iter()
+            .map(|&x| (r[x].clone() / &px[x]).ln() + T::one())
+            .collect();
+        let gr: Vec<T> = (0..m)
+            .map(|i| (gn[i].clone() - rv.clone() * &gd[i]) / &d)
+            .collect();
+        let hr = DMatrix::from_fn(m, m, |i, j| {
+            let mut h = hn[(i, j)].clone() - gr[i].clone() * &gd[j] - gd[i].clone() * &gr[j];
+            if i == j {
+                h -= rv.clone() / &r[s[i]];
+            }
+            h / &d
+        });
+        let k = m - 1;
+        let g: Vec<T> = (0..k).map(|i| gr[i].clone() - &gr[k]).collect();
+        report.residual = g.iter().fold(T::zero(), |a, v| a.max_of(v.abs()));
+        if !report.residual.is_finite() {
+            return Err(report);
+        }
+        if small_step {
+            break rv;
+        }
+        if report.iterations == NEWTON_MAX {
+            return Err(report);
+        }
+        report.iterations += 1;
+        let neg_h = DMatrix::from_fn(k, k, |i, j| {
+            -(hr[(i, j)].clone() - &hr[(i, k)] - &hr[(k, j)] + &hr[(k, k)])
+        });
+        let Some(u) = cholesky_solve(neg_h, g) else {
+            return Err(report);
+        };
+        let mut dr = vec![T::zero(); nx];
+        for i in 0..k {
+            dr[s[i]] = u[i].clone();
+            dr[s[k]] -= &u[i];
+        }
+        let step = dr.iter().fold(T::zero(), |a, v| a.max_of(v.abs()));
+        if !step.is_finite() {
+            return Err(report);
+        }
+        let mut t = T::one();
+        let mut halvings = 0;
+        while s
+            .iter()
+            .any(|&x| r[x].clone() + t.clone() * &dr[x] <= T::zero())
+        {
+            t /= T::from_f64(2.0);
+            halvings += 1;
+            if halvings > 60 {
+                return Err(report);
+            }
+        }
+        for &x in s {
+            r[x] += t.clone() * &dr[x];
+        }
+        small_step = halvings == 0 && step <= tol_step;
+    };
+    // KKT sign conditions for the coordinates off the face.
+    let slack = T::from_f64(64.0) * T::epsilon() * value.abs();
+    for x in (0..nx).filter(|x| !s.contains(x)) {
+        for eps in [T::from_f64(2f64.powi(-20)), T::epsilon().sqrt()] {
+            let moved: Vec<T> = (0..nx)
+                .map(|z| {
+                    let keep = r[z].clone() * (T::one() - eps.clone());
+                    if z == x {
+                        keep + &eps
+                    } else {
+                        keep
+                    }
+                })
+                .collect();
+            if ratio
+                .value(&moved)
+                .is_some_and(|v| v > value.clone() + &slack)
+            {
+                return Err(report);
+            }
+        }
+    }
+    report.converged = true;
+    Ok((value, r, report))
+}
+
+/// Solves A u = b for a symmetric positive definite A by Cholesky; `None` when a pivot
+/// is not positive (A not positive definite) or not finite.
+fn cholesky_solve<T: Real>(a: DMatrix<T>, b: Vec<T>) -> Option<Vec<T>> {
+    let n = b.len();
+    let mut l = DMatrix::from_element(n, n, T::zero());
+    for j in 0..n {
+        let mut diag = a[(j, j)].clone();
+        for k in 0..j {
+            diag -= l[(j, k)].clone() * &l[(j, k)];
+        }
+        if diag.partial_cmp(&T::zero()) != Some(std::cmp::Ordering::Greater) || !diag.is_finite() {
+            return None;
+        }
+        let ljj = diag.sqrt();
+        for i in (j + 1)..n {
+            let mut v = a[(i, j)].clone();
+            for k in 0..j {
+                v -= l[(i, k)].clone() * &l[(j, k)];
+            }
+            l[(i, j)] = v / &ljj;
+        }
+        l[(j, j)] = ljj;
+    }
+    let mut y = b;
+    for i in 0..n {
+        for k in 0..i {
+            let t = l[(i, k)].clone() * &y[k];
+            y[i] -= t;
+        }
+        y[i] /= &l[(i, i)];
+    }
+    for i in (0..n).rev() {
+        for k in (i + 1)..n {
+            let t = l[(k, i)].clone() * &y[k];
+            y[i] -= t;
+        }
+        y[i] /= &l[(i, i)];
+    }
+    Some(y)
+}
+/// A local maximum of the nucleation function c(q) found by [`ib_nucleation_test`] or
+/// [`dual_nucleation_test`].
+#[derive(Clone, Debug)]
+pub struct NucleationMaximum<T> {
+    /// c(q) at the decoder.
+    pub value: T,
+    /// The decoder q(y) of the would-be new cluster.
+    pub decoder: Vec<T>,
+    /// Iterations of the fixed-point run that found it.
+    pub iterations: usize,
+    /// The run stopped because max_y |Δq(y)| fell below 1e-3·sqrt(epsilon) (otherwise it
+    /// hit the cap of 100,000 iterations; c is then a lower bound of that maximum).
+    pub converged: bool,
+}
+
+/// The result of a nucleation test: the local maxima of c(q) found from all starts,
+/// distinct (decoders more than 1e-6 apart in max norm), largest value first.
+#[derive(Clone, Debug)]
+pub struct NucleationTest<T> {
+    /// The local maxima, largest c first (never empty).
+    pub maxima: Vec<NucleationMaximum<T>>,
+}
+
+impl<T: Real> NucleationTest<T> {
+    /// max_q c(q) over the maxima found.
+    pub fn value(&self) -> &T {
+        &self.maxima[0].value
+    }
+    /// The maximising decoder.
+    pub fn decoder(&self) -> &[T] {
+        &self.maxima[0].decoder
+    }
+    /// The largest c(q) − 1 over the maxima whose decoder differs from each of `existing`
+    /// by more than `tol` (max norm over y); `None` when there are none. At a fixed point
+    /// every existing decoder has c = 1 (up to the fixed point's accuracy), so this is the
+    /// quantity whose sign says whether a *new* cluster would grow.
+    pub fn new_cluster_growth(&self, existing: &[Vec<T>], tol: &T) -> Option<T> {
+        self.maxima
+            .iter()
+            .filter(|m| {
+                existing.iter().all(|e| {
+                    e.iter()
+                        .zip(&m.decoder)
+                        .any(|(a, b)| (a.clone() - b).abs() > *tol)
+                })
+            })
+            .map(|m| m.value.clone() - T::one())
+            .reduce(|a, b| a.max_of(b))
+    }
+}
+
+/// Which distortion a nucleation test uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Distortion {
+    /// IB: d(x, q) = KL(p(y|x) ‖ q).
+    Ib,
+    /// Dual IB: d(x, q) = KL(q ‖ p(y|x)).
+    Dual,
+}
+
+/// The Blahut-style nucleation test of the IB (spec ib §3.1, §3.2): the largest growth
+/// factor of a zero-mass cluster with decoder q under one IB (Blahut-Arimoto) step from
+/// the fixed point `q_t_given_x` (rows x, columns t, as in
+/// [`crate::solve::Solution::q_t_given_x`]) at `beta`.
+///
+/// # Formula
+/// c(q) = Σ_x p(x) exp(−β KL(p(y|x) ‖ q)) / Z(x),
+/// Z(x) = Σ_t q(t) exp(−β KL(p(y|x) ‖ q(y|t))) (the current partition function, q(y|t)
+/// the Markov decoder of the encoder). A new cluster with decoder q grows iff c(q) > 1;
+/// c = 1 at every existing decoder of a fixed point. At the trivial solution
+/// ln max_q c(q) = max_r [β D(rP ‖ p_Y) − D(r ‖ p_X)] (Donsker-Varadhan + Gibbs), so
+/// max_q c(q) > 1 iff β > 1/s*.
+///
+/// # Method
+/// Stationarity of c on the simplex (Lagrange): q(y) = Σ_x w(x) p(y|x),
+/// w(x) = p(x) exp(−β KL(p(y|x)‖q)) / Z(x) / c(q). The iteration q ← Σ_x w_q(x) p(y|x) is a
+/// minorise-maximise step (Jensen on ln c with weights w_q), so c never decreases; it is
+/// accelerated by SQUAREM (extrapolations kept only when they do not lower c). Starts:
+/// every row p(y|x), its midpoint with p_Y, p_Y, and every live decoder. Cost per start
+/// and iteration O(|X||Y| + |X||T||Y|) once for Z; at most 100,000 iterations (linear
+/// convergence, slow near a critical point).
+pub fn ib_nucleation_test<T: Real>(
+    p: &Joint<T>,
+    beta: &T,
+    q_t_given_x: &DMatrix<T>,
+) -> NucleationTest<T> {
+    let q_t = cluster_marginal(p, q_t_given_x);
+    let dec = crate::bottleneck::markov_decoder(p, q_t_given_x, &q_t);
+    nucleation_test(p, beta, &q_t, &dec.q_y_given_t, &dec.live, Distortion::Ib)
+}
+
+/// The nucleation test of the dual IB (spec ib §3.6): as [`ib_nucleation_test`] with the
+/// dual distortion KL(q ‖ p(y|x)) and geometric decoders.
+///
+/// # Formula
+/// c_dual(q) = Σ_x p(x) exp(−β KL(q ‖ p(y|x))) / Z(x),
+/// Z(x) = Σ_t q(t) exp(−β KL(q(y|t) ‖ p(y|x))), q(y|t) ∝ Π_x p(y|x)^{q(x|t)}. At the trivial
+/// solution max_q c_dual(q) > 1 iff β > 1/η_dual.
+///
+/// # Method
+/// Stationarity: ln q(y) = Σ_x w(x) ln p(y|x) + const, i.e. q is the geometric mean of the
+/// rows under w(x) = p(x) exp(−β KL(q‖p(y|x))) / Z(x) / c(q); the iteration q ← geometric(w_q)
+/// is again minorise-maximise (it minimises Σ_x w(x) KL(q‖p(y|x)) exactly), so c never
+/// decreases. Starts and cost as for the IB.
+pub fn dual_nucleation_test<T: Real>(
+    p: &Joint<T>,
+    beta: &T,
+    q_t_given_x: &DMatrix<T>,
+) -> NucleationTest<T> {
+    let q_t = cluster_marginal(p, q_t_given_x);
+    let (dec, _) = geometric_decoder(p, q_t_given_x, &q_t);
+    nucleation_test(p, beta, &q_t, &dec.q_y_given_t, &dec.live, Distortion::Dual)
+}
+
+/// For `method` "ib" or "dualib": the largest c(q) − 1 over local maxima of the method's
+/// nucleation function whose decoder is more than `tol` from every live decoder of the
+/// fixed point (`None` if there is none, or for other methods). Positive: a new cluster
+/// nucleates.
+pub fn new_cluster_growth<T: Real>(
+    method: &str,
+    p: &Joint<T>,
+    beta: &T,
+    q_t_given_x: &DMatrix<T>,
+    tol: &T,
+) -> Option<T> {
+    let q_t = cluster_marginal(p, q_t_given_x);
+    let (test, dec) = match method {
+        "ib" => (
+            ib_nucleation_test(p, beta, q_t_given_x),
+            crate::bottleneck::markov_decoder(p, q_t_given_x, &q_t),
+        ),
+        "dualib" => (
+            dual_nucleation_test(p, beta, q_t_given_x),
+            geometric_decoder(p, q_t_given_x, &q_t).0,
+        ),
+        _ => return None,
+    };
+    let existing: Vec<Vec<T>> = (0..q_t.len())
+        .filter(|&t| dec.live[t])
+        .map(|t| dec.q_y_given_t.row(t).iter().cloned().collect())
+        .collect();
+    test.new_cluster_growth(&existing, tol)
+}
+
+const NUCLEATION_MAX_ITER: usize = 100_000;
+
+fn distortion<T: Real>(p: &Joint<T>, kind: Distortion, x: usize, q: &[T]) -> T {
+    let row: Vec<T> = p.p_y_given_x().row(x).iter().cloned().collect();
+    match kind {
+        Distortion::Ib => divergence(&row, q),
+        Distortion::Dual => divergence(q, &row),
+    }
+}
+
+fn nucleation_test<T: Real>(
+    p: &Joint<T>,
+    beta: &T,
+    q_t: &[T],
+    q_y_given_t: &DMatrix<T>,
+    live: &[bool],
+    kind: Distortion,
+) -> NucleationTest<T> {
+    let (nx, ny) = (p.nx(), p.ny());
+    let decoders: Vec<Vec<T>> = (0..q_t.len())
+        .filter(|&t| live[t] && !q_t[t].is_zero())
+        .map(|t| q_y_given_t.row(t).iter().cloned().collect())
+        .collect();
+    let weights: Vec<T> = (0..q_t.len())
+        .filter(|&t| live[t] && !q_t[t].is_zero())
+        .map(|t| q_t[t].clone())
+        .collect();
+    // ln Z(x) = logsumexp_t (ln q(t) − β d(x, t)).
+    let ln_z: Vec<T> = (0..nx)
+        .map(|x| {
+            let terms: Vec<T> = decoders
+                .iter()
+                .zip(&weights)
+                .map(|(d, w)| w.ln() - beta.clone() * distortion(p, kind, x, d))
+                .filter(|v| v.is_finite())
+                .collect();
+            let max = terms
+                .iter()
+                .cloned()
+                .reduce(|a, b| a.max_of(b))
+                .unwrap_or_else(|| -T::infinity());
+            if !max.is_finite() {
+                return T::infinity();
+            }
+            let s = terms
+                .iter()
+                .fold(T::zero(), |acc, v| acc + (v.clone() - &max).exp());
+            max + s.ln()
+        })
+        .collect();
+    // Unnormalised weights p(x) exp(−β d(x,q)) / Z(x); their sum is c(q).
+    let weigh = |q: &[T]| -> Vec<T> {
+        (0..nx)
+            .map(|x| {
+                let d = distortion(p, kind, x, q);
+                if !d.is_finite() || !ln_z[x].is_finite() {
+                    T::zero()
+                } else {
+                    p.p_x()[x].clone() * (-(beta.clone() * d) - &ln_z[x]).exp()
+                }
+            })
+            .collect()
+    };
+    let update = |w: &[T]| -> Vec<T> {
+        let total = w.iter().fold(T::zero(), |acc, v| acc + v);
+        let w: Vec<T> = w.iter().map(|v| v.clone() / &total).collect();
+        match kind {
+            Distortion::Ib => output(p, &w),
+            Distortion::Dual => geometric(p, &w),
+        }
+    };
+    let mut starts: Vec<Vec<T>> = Vec::new();
+    let half = T::from_f64(0.5);
+    for x in 0..nx {
+        let row: Vec<T> = p.p_y_given_x().row(x).iter().cloned().collect();
+        starts.push(
+            row.iter()
+                .zip(p.p_y())
+                .map(|(a, b)| (a.clone() + b) * &half)
+                .collect(),
+        );
+        starts.push(row);
+    }
+    starts.push(p.p_y().to_vec());
+    starts.extend(decoders.iter().cloned());
+    let tol = T::epsilon().sqrt() * T::from_f64(1e-3);
+    let mut maxima: Vec<NucleationMaximum<T>> = Vec::new();
+    let c_of = |w: &[T]| w.iter().fold(T::zero(), |acc, v| acc + v);
+    let norm = |v: &[T]| {
+        v.iter()
+            .fold(T::zero(), |acc, x| acc + x.clone() * x)
+            .sqrt()
+    };
+    let diff =
+        |a: &[T], b: &[T]| -> Vec<T> { a.iter().zip(b).map(|(u, v)| u.clone() - v).collect() };
+    for start in starts {
+        let mut q = start;
+        let mut w = weigh(&q);
+        let mut iterations = 0;
+        let mut converged = false;
+        // SQUAREM (Varadhan & Roland 2008, scheme S3) around the monotone step F, with the
+        // usual safeguard: the extrapolated point is kept only if it is interior and does
+        // not lower c; otherwise the plain double step F(F(q)) is kept.
+        while iterations < NUCLEATION_MAX_ITER {
+            if w.iter().all(|v| v.is_zero()) {
+                break;
+            }
+            let q1 = update(&w);
+            iterations += 1;
+            let r = diff(&q1, &q);
+            let change = r.iter().fold(T::zero(), |a, v| a.max_of(v.abs()));
+            if !change.is_finite() {
+                break;
+            }
+            if change <= tol {
+                q = q1;
+                w = weigh(&q);
+                converged = true;
+                break;
+            }
+            let w1 = weigh(&q1);
+            if w1.iter().all(|v| v.is_zero()) {
+                q = q1;
+                w = w1;
+                break;
+            }
+            let q2 = update(&w1);
+            iterations += 1;
+            let w2 = weigh(&q2);
+            let v = diff(&diff(&q2, &q1), &r);
+            let (nr, nv) = (norm(&r), norm(&v));
+            let mut next = (q2, w2);
+            if nv > T::zero() && nv.is_finite() {
+                let alpha = -(nr / nv);
+                let two = T::from_f64(2.0);
+                let cand: Vec<T> = (0..ny)
+                    .map(|y| {
+                        q[y].clone() - two.clone() * &alpha * &r[y] + alpha.clone() * &alpha * &v[y]
+                    })
+                    .collect();
+                let interior = cand
+                    .iter()
+                    .zip(&next.0)
+                    .all(|(c, n)| *c > T::zero() || (c.is_zero() && n.is_zero()));
+                if interior {
+                    let total = cand.iter().fold(T::zero(), |acc, v| acc + v);
+                    let cand: Vec<T> = cand.into_iter().map(|v| v / &total).collect();
+                    let wc = weigh(&cand);
+                    if c_of(&wc) >= c_of(&next.1) && !wc.iter().all(|v| v.is_zero()) {
+                        // One plain step from the extrapolated point (stabilisation).
+                        let q3 = update(&wc);
+                        iterations += 1;
+                        let w3 = weigh(&q3);
+                        next = (q3, w3);
+                    }
+                }
+            }
+            q = next.0;
+            w = next.1;
+        }
+        let value = w.iter().fold(T::zero(), |acc, v| acc + v);
+        if !value.is_finite() {
+            continue;
+        }
+        let same = maxima.iter_mut().find(|m| {
+            m.decoder
+                .iter()
+                .zip(&q)
+                .all(|(a, b)| (a.clone() - b).abs() <= T::from_f64(1e-6))
+        });
+        match same {
+            Some(m) => {
+                if value > m.value {
+                    *m = NucleationMaximum {
+                        value,
+                        decoder: q,
+                        iterations,
+                        converged,
+                    };
+                }
+            }
+            None => maxima.push(NucleationMaximum {
+                value,
+                decoder: q,
+                iterations,
+                converged,
+            }),
+        }
+    }
+    if maxima.is_empty() {
+        maxima.push(NucleationMaximum {
+            value: T::zero(),
+            decoder: vec![T::zero(); ny],
+            iterations: 0,
+            converged: false,
+        });
+    }
+    maxima.sort_by(|a, b| {
+        b.value
+            .partial_cmp(&a.value)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    NucleationTest { maxima }
 }
 
 /// Golden-section search for the maximum of a unimodal `f` on [lo, hi], to the working
@@ -399,6 +1191,43 @@ mod tests {
         let s = sdpi_constant(&p);
         assert_eq!(s.method, SupremumMethod::Exact1D);
         assert!((s.value - 0.3907806968453705).abs() < 1e-14, "{}", s.value);
+    }
+
+    #[test]
+    fn cholesky_rejects_indefinite_matrices() {
+        let a = DMatrix::from_row_slice(2, 2, &[2.0, 1.0, 1.0, 2.0]);
+        let u = cholesky_solve(a, vec![3.0, 3.0]).unwrap();
+        assert!((u[0] - 1.0).abs() < 1e-15 && (u[1] - 1.0).abs() < 1e-15);
+        let b = DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 2.0, 1.0]);
+        assert!(cholesky_solve(b, vec![1.0, 1.0]).is_none());
+    }
+
+    #[test]
+    fn polish_fails_honestly_at_the_local_limit() {
+        // Started at r = p_X the denominator is unusable: the polish reports failure
+        // rather than a value.
+        let p = joint(
+            3,
+            3,
+            &[0.15, 0.025, 0.025, 0.05, 0.2, 0.05, 0.025, 0.075, 0.4],
+        );
+        let ratio = Ratio::new(&p, Constant::Sdpi);
+        let rep = newton_on_face(&ratio, p.p_x(), &[0, 1, 2]).unwrap_err();
+        assert!(!rep.converged);
+        // From a vertex the face is a point, the KKT check fails (moving mass inwards
+        // raises the ratio), and so does the polish.
+        let vertex = [0.0, 0.0, 1.0];
+        assert!(newton_on_face(&ratio, &vertex, &[2]).is_err());
+    }
+
+    #[test]
+    fn divergence_is_kl_on_the_simplex() {
+        let a = [0.2, 0.3, 0.5];
+        let b = [0.25, 0.25, 0.5];
+        let plain: f64 = a.iter().zip(&b).map(|(x, y)| x * (x / y).ln()).sum();
+        assert!((divergence(&a, &b) - plain).abs() < 1e-16);
+        assert_eq!(divergence(&[0.5, 0.5], &[1.0, 0.0]), f64::INFINITY);
+        assert!((divergence(&[0.0, 1.0], &[0.5, 0.5]) - 2f64.ln()).abs() < 1e-16);
     }
 
     #[test]

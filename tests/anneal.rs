@@ -367,3 +367,94 @@ fn independent_sweeps_do_not_depend_on_the_number_of_threads() {
         assert_eq!(x.objective.to_bits(), y.objective.to_bits());
     }
 }
+
+#[test]
+fn nucleation_on_a_non_trivial_branch_is_predicted_by_the_growth_test() {
+    // The dual-IB paper example, IB, reverse annealing: the 2 -> 3 change is first order
+    // (no eigenvalue crossing). beta_predicted is where max_q c(q) > 1 starts on the
+    // 2-cluster branch; check it dynamically, independently of the c(q) maximisation: a
+    // rare third cluster (mass 1e-6) at the growing decoder gains mass under BA just above
+    // beta_predicted and loses it just below.
+    use ibex::anneal::merged_encoder;
+    use ibex::bifurcation::ib_nucleation_test;
+    use ibex::bottleneck::Bottleneck;
+    use ibex::solve::solve;
+    let text = std::fs::read_to_string(common::example("dualib_5x2.csv")).unwrap();
+    let j = example::<f64>(&text);
+    let opts = options::<f64>(true);
+    let down = anneal(
+        &Ib,
+        &j,
+        &log_grid(1.0, 64.0, 25),
+        Direction::Down,
+        &opts,
+        &|_| {},
+    );
+    let b = locate(&Ib, &j, &down, &opts, &1e-10);
+    let nuc = b
+        .iter()
+        .find(|x| x.kind == Kind::Nucleation && x.clusters_before == 2 && x.clusters_after == 3)
+        .expect("a 2 -> 3 nucleation");
+    let pred = nuc
+        .beta_predicted
+        .expect("predicted on the non-trivial branch");
+    // Not the objective crossing: the 2-cluster branch is metastable above it.
+    assert!(
+        pred > nuc.beta_located * 1.01,
+        "{pred} vs {}",
+        nuc.beta_located
+    );
+    let low = down
+        .points
+        .iter()
+        .find(|s| s.beta == nuc.bracket.0)
+        .unwrap();
+    let low_state = merged_encoder(low, 2);
+    let mass_after = |beta: f64| {
+        let s = solve(
+            &Ib,
+            &j,
+            &beta,
+            low_state.clone(),
+            &opts.stop,
+            &opts.merge,
+            &mut (),
+        );
+        assert_eq!(s.clusters.len(), 2);
+        let test = ib_nucleation_test(&j, &beta, &s.q_t_given_x);
+        let decs: Vec<Vec<f64>> = (0..s.q_t.len())
+            .filter(|&t| s.q_t[t] > 0.0)
+            .map(|t| s.q_y_given_t.row(t).iter().cloned().collect())
+            .collect();
+        let new = test
+            .maxima
+            .iter()
+            .find(|m| {
+                decs.iter()
+                    .all(|d| d.iter().zip(&m.decoder).any(|(a, b)| (a - b).abs() > 1e-4))
+            })
+            .expect("a maximum away from the branch's decoders");
+        // Encoder with a third column of mass ~1e-6 at decoder q*.
+        let nx = j.nx();
+        let mut enc = nalgebra::DMatrix::from_element(nx, 3, 0.0);
+        let live: Vec<usize> = (0..s.q_t.len()).filter(|&t| s.q_t[t] > 0.0).collect();
+        for x in 0..nx {
+            let row: Vec<f64> = j.p_y_given_x().row(x).iter().cloned().collect();
+            let e = 1e-6 * (-beta * info::kl(&row, &new.decoder)).exp();
+            for (c, &t) in live.iter().enumerate() {
+                enc[(x, c)] = s.q_t_given_x[(x, t)] * (1.0 - e);
+            }
+            enc[(x, 2)] = e;
+        }
+        let mass =
+            |e: &nalgebra::DMatrix<f64>| (0..nx).map(|x| j.p_x()[x] * e[(x, 2)]).sum::<f64>();
+        let m0 = mass(&enc);
+        for _ in 0..2000 {
+            enc = Ib.step(&j, &beta, &enc);
+        }
+        mass(&enc) / m0
+    };
+    let (below, above) = (mass_after(pred * 0.995), mass_after(pred * 1.005));
+    assert!(below < 1.0, "mass ratio below {below}");
+    assert!(above > 1.0, "mass ratio above {above}");
+}

@@ -9,6 +9,7 @@ use ibex::io::{read_joint, ReadOptions};
 use ibex::scalar::{Mp256, Real};
 use ibex::solve::Init;
 use ibex::Joint;
+use std::time::Instant;
 
 fn example<T: Real>(name: &str) -> Joint<T> {
     let path = format!("{}/data/examples/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -27,7 +28,7 @@ fn ib_3x3_constants() {
     let lam = ib_split_eigenvalues(&j, &trivial(&j))[0].unwrap();
     assert!((lam - 0.4656982131846231).abs() < 1e-14);
     let s = sdpi_constant(&j);
-    assert_eq!(s.method, SupremumMethod::Search);
+    assert_eq!(s.method, SupremumMethod::SearchPolished);
     assert!((s.value - 0.4696086924944002).abs() < 1e-10, "{}", s.value);
     let ld = dual_split_eigenvalues(&j, &trivial(&j))[0].unwrap();
     assert!((ld - 0.538594263977604).abs() < 1e-13, "{ld}");
@@ -68,4 +69,467 @@ fn binary_x_constants_at_256_bits() {
     // spec: eta_KL = 0.3907806968453705 (16 digits, mpmath), a* = 0.9466386371138236.
     assert!((s.value.to_f64() - 0.3907806968453705).abs() < 1e-16);
     assert!((s.argmax[1].to_f64() - 0.9466386371138236).abs() < 1e-12);
+}
+
+// ---------------------------------------------------------------------------------------
+// s* and η_dual at 256 bits for |X| > 2: the Nelder-Mead point polished by Newton.
+//
+// Oracle: data/reference/make_sdpi_reference.py (mpmath 1.3.0, Python 3.11.7, mp.dps = 80,
+// mpmath.findroot on the gradient of the ratio in softmax coordinates, independent of
+// ibex; for dualib_5x2 also the exact 1-D tilt reduction, which agrees to 1e-78). Command,
+// from the repository root: `python3 data/reference/make_sdpi_reference.py`. Printed
+// digits (70 significant) pasted here. The CSV decimals are read as exact numbers.
+//
+// Note: the spec's 16-digit values for the 3x3 (0.4696086924944002, 0.5406910667767655)
+// are off by 2.7e-16 and 2.0e-15: oracle_eta_mp.py took the float64 table as exact input,
+// whose sum is 1 + 3.5e-17, which shifts D(r||p_X) by that amount (D ≈ 0.01 at the argmax).
+// ---------------------------------------------------------------------------------------
+
+const S_3X3: &str = "0.4696086924944004660892009675917151950922195958779517359457235835517991";
+const ETA_DUAL_3X3: &str =
+    "0.5406910667767635323630549597162941509880413750343241281124909525771709";
+const S_5X2: &str = "0.2290936299385469412051730857175038048581411977523236259419873527115523";
+const ETA_DUAL_5X2: &str =
+    "0.3102018066650862763205756621170411558381186441291023809043652024768352";
+
+/// |value / oracle − 1| at 256 bits.
+fn rel_err(value: &Mp256, oracle: &str) -> f64 {
+    let o = Mp256::parse(oracle).unwrap();
+    ((value.clone() - o.clone()) / o).abs().to_f64()
+}
+
+/// The 256-bit constant against the oracle (1e-30 relative), the f64 constant against it
+/// (1e-12) and against the 256-bit one (`f64_ulps` units of f64 epsilon, relative), and
+/// the check's own power: the oracle shifted by 1e-28 relative must fail it.
+///
+/// f64 precision here means the conditioning of the ratio: numerator and denominator are
+/// divergences ≈ Σ b d²/2 (d = a/b − 1), each term computed to ≈ epsilon·|d|·b, so the
+/// ratio's relative error is ≈ epsilon/|d|: a few epsilon on the 3x3 (|d| ≈ 0.1), tens on
+/// the 5x2 (its argmax is within 0.5-5% of p_X).
+fn check_polished(
+    name: &str,
+    f64_sup: ibex::bifurcation::Supremum<f64>,
+    mp_sup: ibex::bifurcation::Supremum<Mp256>,
+    oracle: &str,
+    f64_ulps: f64,
+) {
+    for (m, pol) in [
+        (
+            f64_sup.method,
+            f64_sup
+                .polish
+                .as_ref()
+                .map(|p| (p.converged, p.residual.to_f64())),
+        ),
+        (
+            mp_sup.method,
+            mp_sup
+                .polish
+                .as_ref()
+                .map(|p| (p.converged, p.residual.to_f64())),
+        ),
+    ] {
+        assert_eq!(m, SupremumMethod::SearchPolished, "{name}: {pol:?}");
+        assert!(pol.is_some_and(|(c, _)| c), "{name}: {pol:?}");
+    }
+    let pol = mp_sup.polish.as_ref().unwrap();
+    assert!(
+        pol.residual.to_f64() < 1e-60,
+        "{name}: residual {}",
+        pol.residual
+    );
+    let e = rel_err(&mp_sup.value, oracle);
+    assert!(
+        e < 1e-30,
+        "{name}: Mp256 {} vs {oracle}: {e:e}",
+        mp_sup.value
+    );
+    // A deliberately wrong oracle (shifted by 1e-28 relative) fails the same check.
+    let wrong =
+        Mp256::parse(oracle).unwrap() * Mp256::parse("1.0000000000000000000000000001").unwrap();
+    assert!(
+        rel_err(&mp_sup.value, &wrong.to_decimal()) > 1e-30,
+        "{name}: check has no power"
+    );
+    let o = Mp256::parse(oracle).unwrap().to_f64();
+    assert!(
+        (f64_sup.value - o).abs() < 1e-12 * o,
+        "{name}: f64 {} vs {o}",
+        f64_sup.value
+    );
+    let v = mp_sup.value.to_f64();
+    assert!(
+        (f64_sup.value - v).abs() < f64_ulps * f64::EPSILON * v,
+        "{name}: f64 {} vs Mp256 {v}",
+        f64_sup.value
+    );
+    // The argmax is a probability vector at both precisions, and the two agree.
+    let total = mp_sup
+        .argmax
+        .iter()
+        .fold(Mp256::from_f64(0.0), |a, v| a + v);
+    assert!(
+        (total - Mp256::from_f64(1.0)).abs().to_f64() < 1e-70,
+        "{name}"
+    );
+    for (a, b) in f64_sup.argmax.iter().zip(&mp_sup.argmax) {
+        assert!((a - b.to_f64()).abs() < 1e-6, "{name}: argmax {a} vs {b}");
+    }
+}
+
+#[test]
+fn ib_3x3_constants_at_256_bits_match_mpmath() {
+    let (j64, jmp) = (example::<f64>("ib_3x3.csv"), example::<Mp256>("ib_3x3.csv"));
+    check_polished(
+        "3x3 s*",
+        sdpi_constant(&j64),
+        sdpi_constant(&jmp),
+        S_3X3,
+        8.0,
+    );
+    check_polished(
+        "3x3 eta_dual",
+        dual_nucleation_constant(&j64),
+        dual_nucleation_constant(&jmp),
+        ETA_DUAL_3X3,
+        16.0,
+    );
+}
+
+#[test]
+fn dualib_paper_example_constants_at_256_bits_match_mpmath() {
+    let (j64, jmp) = (
+        example::<f64>("dualib_5x2.csv"),
+        example::<Mp256>("dualib_5x2.csv"),
+    );
+    assert_eq!((jmp.nx(), jmp.ny()), (5, 2));
+    check_polished(
+        "5x2 s*",
+        sdpi_constant(&j64),
+        sdpi_constant(&jmp),
+        S_5X2,
+        128.0,
+    );
+    check_polished(
+        "5x2 eta_dual",
+        dual_nucleation_constant(&j64),
+        dual_nucleation_constant(&jmp),
+        ETA_DUAL_5X2,
+        128.0,
+    );
+}
+
+/// Timings of sdpi_constant (run with `--ignored --nocapture`).
+#[test]
+#[ignore]
+fn sdpi_constant_cost() {
+    fn time<T: Real>(name: &str, j: &Joint<T>) {
+        let t = Instant::now();
+        let s = sdpi_constant(j);
+        let e = t.elapsed();
+        let t2 = Instant::now();
+        let d = dual_nucleation_constant(j);
+        let e2 = t2.elapsed();
+        println!(
+            "{name} {}x{} {} bits: s* {:.3?} ({:?}, {}), eta_dual {:.3?} ({:?}, {})",
+            j.nx(),
+            j.ny(),
+            T::PRECISION_BITS,
+            e,
+            s.method,
+            s.value.to_f64(),
+            e2,
+            d.method,
+            d.value.to_f64()
+        );
+    }
+    time("3x3", &example::<f64>("ib_3x3.csv"));
+    time("3x3", &example::<Mp256>("ib_3x3.csv"));
+    let g = ibex::gen::dirichlet(32, 8, 1, 1.0).unwrap();
+    let dir = std::env::temp_dir().join("ibex_sdpi_cost_32x8.csv");
+    std::fs::write(&dir, g.to_csv("sdpi_constant_cost")).unwrap();
+    let read = |p: &std::path::Path| read_joint::<f64>(p, &ReadOptions::default()).unwrap().joint;
+    time("dirichlet", &read(&dir));
+    time(
+        "dirichlet",
+        &read_joint::<Mp256>(&dir, &ReadOptions::default())
+            .unwrap()
+            .joint,
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// The nucleation test max_q c(q) > 1 (spec ib §3.1, §3.2, §3.6, §5 row 12).
+// ---------------------------------------------------------------------------------------
+
+use ibex::bifurcation::{dual_nucleation_test, ib_nucleation_test};
+use ibex::info::kl;
+use ibex::solve::{solve, MergeTol, Stop};
+
+fn row<T: Real>(j: &Joint<T>, x: usize) -> Vec<T> {
+    j.p_y_given_x().row(x).iter().cloned().collect()
+}
+
+#[test]
+fn ib_nucleation_test_switches_at_one_over_s_star_on_the_3x3() {
+    // spec §5 row 12 (oracle_nucleation.py, scipy Nelder-Mead): max_q c(q) - 1 = +4e-16 at
+    // 0.9999/eta (no growth) and +6.509e-6 at 1.0001/eta, argmax q = [0.320687 0.310271
+    // 0.369042] (6 decimals).
+    let j = example::<f64>("ib_3x3.csv");
+    let s = sdpi_constant(&j).value;
+    let triv = trivial(&j);
+    let below = ib_nucleation_test(&j, &(0.9999 / s), &triv);
+    assert!(below.value() - 1.0 < 1e-12, "{}", below.value() - 1.0);
+    let above = ib_nucleation_test(&j, &(1.0001 / s), &triv);
+    let g = above.value() - 1.0;
+    assert!((g - 6.509e-6).abs() < 0.005e-6, "{g:e}");
+    for (a, b) in above.decoder().iter().zip([0.320687, 0.310271, 0.369042]) {
+        assert!((a - b).abs() < 1e-6, "{:?}", above.decoder());
+    }
+    // New-cluster growth (maxima away from the existing decoder p_Y) changes sign.
+    let tol = 1e-6;
+    let py = vec![j.p_y().to_vec()];
+    assert!(below.new_cluster_growth(&py, &tol).is_none_or(|g| g < 0.0));
+    assert!(above
+        .new_cluster_growth(&py, &tol)
+        .is_some_and(|g| g > 6e-6));
+}
+
+#[test]
+fn nucleation_tests_switch_exactly_at_the_polished_constants_at_256_bits() {
+    // At 256 bits, beta = (1 -+ 1e-20)/s*: the new cluster's c - 1 is about
+    // -+ 6.5e-2 * 1e-20 (slope from spec row 12), far above the 256-bit rounding, so the
+    // sign change pins 1/s* (and 1/eta_dual) to 1e-20 relative.
+    let j = example::<Mp256>("ib_3x3.csv");
+    let triv = trivial(&j);
+    let py = vec![j.p_y().to_vec()];
+    let tol = Mp256::from_f64(1e-6);
+    let delta = Mp256::parse("1e-20").unwrap();
+    let one = Mp256::from_f64(1.0);
+    let s = sdpi_constant(&j).value;
+    let below = ib_nucleation_test(&j, &((one.clone() - &delta) / &s), &triv);
+    let above = ib_nucleation_test(&j, &((one.clone() + &delta) / &s), &triv);
+    let (gb, ga) = (
+        below.new_cluster_growth(&py, &tol).unwrap().to_f64(),
+        above.new_cluster_growth(&py, &tol).unwrap().to_f64(),
+    );
+    assert!(gb < -1e-23 && gb > -1e-20, "{gb:e}");
+    assert!(ga > 1e-23 && ga < 1e-20, "{ga:e}");
+    assert!((below.value().clone() - &one).abs().to_f64() < 1e-60);
+    // dual IB at 1/eta_dual; its trivial decoder is the geometric q0.
+    let e = dual_nucleation_constant(&j).value;
+    let q0 = vec![geometric_q0(&j)];
+    let below = dual_nucleation_test(&j, &((one.clone() - &delta) / &e), &triv);
+    let above = dual_nucleation_test(&j, &((one.clone() + &delta) / &e), &triv);
+    let (gb, ga) = (
+        below.new_cluster_growth(&q0, &tol).unwrap().to_f64(),
+        above.new_cluster_growth(&q0, &tol).unwrap().to_f64(),
+    );
+    assert!(gb < -1e-23 && gb > -1e-20, "dual {gb:e}");
+    assert!(ga > 1e-23 && ga < 1e-20, "dual {ga:e}");
+}
+
+/// q0(y) ∝ Π_x p(y|x)^{p(x)}, computed here from its definition.
+fn geometric_q0<T: Real>(j: &Joint<T>) -> Vec<T> {
+    let logs: Vec<T> = (0..j.ny())
+        .map(|y| {
+            (0..j.nx()).fold(T::zero(), |a, x| {
+                a + j.p_x()[x].clone() * j.p_y_given_x()[(x, y)].ln()
+            })
+        })
+        .collect();
+    let w: Vec<T> = logs.iter().map(|l| l.exp()).collect();
+    let total = w.iter().fold(T::zero(), |a, v| a + v);
+    w.into_iter().map(|v| v / &total).collect()
+}
+
+#[test]
+fn dual_nucleation_test_switches_at_one_over_eta_dual_on_the_3x3() {
+    // spec §3.6 / oracle_nucleation.py: +6.661e-16 at 0.999/eta_dual, +1.270e-5 at
+    // 1.001/eta_dual with argmax q = [0.212997 0.350828 0.436175].
+    let j = example::<f64>("ib_3x3.csv");
+    let e = dual_nucleation_constant(&j).value;
+    let triv = trivial(&j);
+    let below = dual_nucleation_test(&j, &(0.999 / e), &triv);
+    assert!(below.value() - 1.0 < 1e-12, "{}", below.value() - 1.0);
+    let above = dual_nucleation_test(&j, &(1.001 / e), &triv);
+    let g = above.value() - 1.0;
+    assert!((g - 1.270e-5).abs() < 0.005e-5, "{g:e}");
+    for (a, b) in above.decoder().iter().zip([0.212997, 0.350828, 0.436175]) {
+        assert!((a - b).abs() < 1e-6, "{:?}", above.decoder());
+    }
+}
+
+#[test]
+fn ib_nucleation_test_on_the_binary_x_example() {
+    // spec §3.1 (oracle_sdpi_gap.py): max_q c(q) crosses 1 between beta = 2.558 and 2.559,
+    // at q(y=1) = 0.86265.
+    let j = example::<f64>("binary_x_hysteresis.csv");
+    let triv = trivial(&j);
+    let below = ib_nucleation_test(&j, &2.558, &triv);
+    assert!(below.value() - 1.0 < 1e-12, "{}", below.value() - 1.0);
+    let above = ib_nucleation_test(&j, &2.559, &triv);
+    assert!(above.value() - 1.0 > 1e-9, "{}", above.value() - 1.0);
+    assert!(
+        (above.decoder()[1] - 0.86265).abs() < 1e-4,
+        "{:?}",
+        above.decoder()
+    );
+}
+
+#[test]
+fn donsker_varadhan_identity_at_the_trivial_solution() {
+    // ln max_q c(q) = max_r [beta D(rP||p_Y) - D(r||p_X)] (spec §3.1). The right side by
+    // brute force over a grid on the simplex (step 1/1000; the grid value is below the
+    // maximum by O(1e-6)), and exactly at r(x) ∝ p(x) exp(-beta KL(p(y|x)||q*)) / Z(x)
+    // (the Gibbs maximiser for the iteration's q*, where r*P = q*).
+    let j = example::<f64>("ib_3x3.csv");
+    let triv = trivial(&j);
+    let s = sdpi_constant(&j).value;
+    let objective = |r: &[f64], beta: f64| {
+        let out: Vec<f64> = (0..3)
+            .map(|y| (0..3).map(|x| r[x] * j.p_y_given_x()[(x, y)]).sum())
+            .collect();
+        beta * kl(&out, j.p_y()) - kl(r, j.p_x())
+    };
+    for beta in [1.2 / s, 3.0] {
+        let test = ib_nucleation_test(&j, &beta, &triv);
+        let lhs = test.value().ln();
+        assert!(lhs > 1e-4, "{lhs}");
+        let n = 1000;
+        let mut grid = f64::NEG_INFINITY;
+        for a in 0..=n {
+            for b in 0..=(n - a) {
+                let r = [
+                    a as f64 / n as f64,
+                    b as f64 / n as f64,
+                    (n - a - b) as f64 / n as f64,
+                ];
+                grid = grid.max(objective(&r, beta));
+            }
+        }
+        assert!(
+            grid <= lhs + 1e-13 && lhs - grid < 1e-4 * lhs,
+            "beta {beta}: {lhs} vs grid {grid}"
+        );
+        let q = test.decoder();
+        let w: Vec<f64> = (0..3)
+            .map(|x| {
+                // Z(x) = exp(-beta KL(p(y|x)||p_Y)) at the trivial solution.
+                let (d, d0) = (kl(&row(&j, x), q), kl(&row(&j, x), j.p_y()));
+                j.p_x()[x] * (-beta * (d - d0)).exp()
+            })
+            .collect();
+        let total: f64 = w.iter().sum();
+        let r: Vec<f64> = w.iter().map(|v| v / total).collect();
+        let exact = objective(&r, beta);
+        assert!((exact - lhs).abs() < 1e-12, "beta {beta}: {lhs} vs {exact}");
+    }
+}
+
+/// c(q) from its definition for a fixed point (q(t), decoders, distortion), for the grid.
+fn c_direct(
+    j: &Joint<f64>,
+    beta: f64,
+    q_t: &[f64],
+    decoders: &[Vec<f64>],
+    q: &[f64],
+    dual: bool,
+) -> f64 {
+    let d = |x: usize, q: &[f64]| {
+        if dual {
+            kl(q, &row(j, x))
+        } else {
+            kl(&row(j, x), q)
+        }
+    };
+    (0..j.nx())
+        .map(|x| {
+            let z: f64 = q_t
+                .iter()
+                .zip(decoders)
+                .map(|(w, dec)| w * (-beta * d(x, dec)).exp())
+                .sum();
+            j.p_x()[x] * (-beta * d(x, q)).exp() / z
+        })
+        .sum()
+}
+
+#[test]
+fn nucleation_iteration_agrees_with_a_grid_on_non_trivial_fixed_points() {
+    // Binary Y: c depends on q(y=1) only. Every interior local maximum of c on a grid of
+    // step 1e-5 must be one of the iteration's maxima (value to 1e-9), and the largest
+    // grid value must not exceed the iteration's maximum.
+    for (file, beta, dual) in [
+        ("dualib_5x2.csv", 8.0, false),
+        ("dualib_5x2.csv", 6.0, true),
+        ("binary_x_hysteresis.csv", 3.5, false),
+    ] {
+        let j = example::<f64>(file);
+        let stop = Stop::<f64> {
+            max_iter: 1_000_000,
+            tol: 1e-14,
+        };
+        let merge = MergeTol::for_stop(&stop);
+        let start = Init::<f64>::Identity.encoder(j.nx(), j.nx()).unwrap();
+        let sol = if dual {
+            solve(
+                &ibex::dual_ib::DualIb,
+                &j,
+                &beta,
+                start,
+                &stop,
+                &merge,
+                &mut (),
+            )
+        } else {
+            solve(&ibex::ib::Ib, &j, &beta, start, &stop, &merge, &mut ())
+        };
+        assert!(
+            sol.clusters.len() >= 2,
+            "{file}: {} clusters",
+            sol.clusters.len()
+        );
+        let live: Vec<usize> = (0..sol.q_t.len()).filter(|&t| sol.q_t[t] > 0.0).collect();
+        let q_t: Vec<f64> = live.iter().map(|&t| sol.q_t[t]).collect();
+        let decoders: Vec<Vec<f64>> = live
+            .iter()
+            .map(|&t| sol.q_y_given_t.row(t).iter().cloned().collect())
+            .collect();
+        let test = if dual {
+            dual_nucleation_test(&j, &beta, &sol.q_t_given_x)
+        } else {
+            ib_nucleation_test(&j, &beta, &sol.q_t_given_x)
+        };
+        let n = 100_000;
+        let c: Vec<f64> = (1..n)
+            .map(|k| {
+                let a = k as f64 / n as f64;
+                c_direct(&j, beta, &q_t, &decoders, &[1.0 - a, a], dual)
+            })
+            .collect();
+        let grid_max = c.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        assert!(
+            grid_max <= test.value() + 1e-12,
+            "{file}: {grid_max} > {}",
+            test.value()
+        );
+        let mut found = 0;
+        for k in 1..c.len() - 1 {
+            if c[k] > c[k - 1] && c[k] >= c[k + 1] {
+                found += 1;
+                let a = (k + 1) as f64 / n as f64;
+                let hit = test
+                    .maxima
+                    .iter()
+                    .any(|m| (m.decoder[1] - a).abs() < 2e-5 && (m.value - c[k]).abs() < 1e-9);
+                assert!(
+                    hit,
+                    "{file} beta {beta}: grid max at {a} (c = {}) not found: {:?}",
+                    c[k], test.maxima
+                );
+            }
+        }
+        assert!(found >= 1, "{file}");
+    }
 }
