@@ -128,8 +128,9 @@ pub enum SupremumMethod {
     Exact1D,
     /// The local limit r → p_X is the largest value (s* = ρ_m², or η_dual = λ_dual).
     LocalLimit,
-    /// |X| > 2: a multistart Nelder-Mead search in f64 over the simplex, the ratio then
-    /// evaluated at the working precision at the best point found. The polish (see
+    /// |X| > 2: a multistart Nelder-Mead search in f64 over the simplex (full for
+    /// |X| <= [`FULL_SEARCH_MAX_X`], a fixed budget above), the ratio then evaluated at
+    /// the working precision at the best point found. The polish (see
     /// [`SupremumMethod::SearchPolished`]) was tried and did not converge, so the value
     /// is a lower bound whose error is about the square of the f64 argmax error
     /// (≈ 1e-16 relative, whatever the precision); [`Supremum::polish`] says why.
@@ -1091,9 +1092,23 @@ fn golden_max<T: Real>(f: &impl Fn(&T) -> Option<T>, lo: T, hi: T) -> T {
     (a + b) / T::from_f64(2.0)
 }
 
+/// Alphabets up to this size get the full search (8 + 4n starts, 400n iterations each);
+/// larger ones a fixed budget ([`BUDGET_STARTS`] starts of [`BUDGET_ITERATIONS`]
+/// iterations), since the full search costs O(n^4) and took minutes at |X| = 64.
+pub const FULL_SEARCH_MAX_X: usize = 12;
+/// Starts of the budgeted search (seeded uniform points in softmax coordinates).
+pub const BUDGET_STARTS: usize = 12;
+/// Iterations per start of the budgeted search.
+pub const BUDGET_ITERATIONS: usize = 2000;
+
 /// Multistart Nelder-Mead maximisation of `f` over the probability simplex in R^n
 /// (softmax parameterisation); returns the local maxima found (deterministic starts).
+/// For n > [`FULL_SEARCH_MAX_X`] the budget is fixed (see there): the result is then a
+/// lower bound found by a bounded search, which the Newton polish refines locally.
 fn nelder_mead_search(n: usize, f: impl Fn(&[f64]) -> Option<f64>) -> Vec<Vec<f64>> {
+    let full = n <= FULL_SEARCH_MAX_X;
+    let starts = if full { 8 + 4 * n } else { BUDGET_STARTS };
+    let iterations = if full { 400 * n } else { BUDGET_ITERATIONS };
     let softmax = |z: &[f64]| -> Vec<f64> {
         let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         let e: Vec<f64> = z.iter().map(|v| (v - m).exp()).collect();
@@ -1103,10 +1118,10 @@ fn nelder_mead_search(n: usize, f: impl Fn(&[f64]) -> Option<f64>) -> Vec<Vec<f6
     let g = |z: &[f64]| -> f64 { -f(&softmax(z)).unwrap_or(f64::NEG_INFINITY) };
     let mut rng = crate::gen::Uniform::new(0x5eed);
     let mut out = Vec::new();
-    for start in 0..(8 + 4 * n) {
+    for start in 0..starts {
         let z0: Vec<f64> = (0..n)
             .map(|i| {
-                if start < n {
+                if full && start < n {
                     if i == start {
                         3.0
                     } else {
@@ -1124,7 +1139,7 @@ fn nelder_mead_search(n: usize, f: impl Fn(&[f64]) -> Option<f64>) -> Vec<Vec<f6
             simplex.push(z);
         }
         let mut values: Vec<f64> = simplex.iter().map(|z| g(z)).collect();
-        for _ in 0..400 * n {
+        for _ in 0..iterations {
             let mut order: Vec<usize> = (0..simplex.len()).collect();
             order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
             simplex = order.iter().map(|&i| simplex[i].clone()).collect();

@@ -371,7 +371,8 @@ fn independent_sweeps_do_not_depend_on_the_number_of_threads() {
 #[test]
 fn nucleation_on_a_non_trivial_branch_is_predicted_by_the_growth_test() {
     // The dual-IB paper example, IB, reverse annealing: the 2 -> 3 change is first order
-    // (no eigenvalue crossing). beta_predicted is where max_q c(q) > 1 starts on the
+    // (no eigenvalue crossing of the 2-cluster branch there: its own linear split is at
+    // 13.36, 5% higher). beta_predicted is where max_q c(q) > 1 starts on the
     // 2-cluster branch; check it dynamically, independently of the c(q) maximisation: a
     // rare third cluster (mass 1e-6) at the growing decoder gains mass under BA just above
     // beta_predicted and loses it just below.
@@ -398,9 +399,12 @@ fn nucleation_on_a_non_trivial_branch_is_predicted_by_the_growth_test() {
     let pred = nuc
         .beta_predicted
         .expect("predicted on the non-trivial branch");
-    // Not the objective crossing: the 2-cluster branch is metastable above it.
+    // The converged down sweep loses its third cluster (mass -> 0) where the growth test
+    // of the 2-cluster branch says one starts to grow: prediction and the located change
+    // agree to the bracket's resolution. (With the plain iteration, unconverged
+    // 3-cluster points lingered down to beta 12.07 and made this look hysteretic.)
     assert!(
-        pred > nuc.beta_located * 1.01,
+        (pred - nuc.beta_located).abs() < 1e-3 * pred,
         "{pred} vs {}",
         nuc.beta_located
     );

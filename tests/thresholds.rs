@@ -466,10 +466,7 @@ fn nucleation_iteration_agrees_with_a_grid_on_non_trivial_fixed_points() {
         ("binary_x_hysteresis.csv", 3.5, false),
     ] {
         let j = example::<f64>(file);
-        let stop = Stop::<f64> {
-            max_iter: 1_000_000,
-            tol: 1e-14,
-        };
+        let stop = Stop::<f64>::new(1_000_000, 1e-14);
         let merge = MergeTol::for_stop(&stop);
         let start = Init::<f64>::Identity.encoder(j.nx(), j.nx()).unwrap();
         let sol = if dual {
