@@ -18,13 +18,14 @@
 //! order, so results do not depend on the number of threads.
 
 use std::collections::VecDeque;
+use std::sync::OnceLock;
 
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 
 use crate::bifurcation::{
     dual_nucleation_constant, dual_split_eigenvalues, ib_split_eigenvalues, sdpi_constant,
-    SupremumMethod,
+    Supremum, SupremumMethod,
 };
 use crate::bottleneck::Bottleneck;
 use crate::dist::Joint;
@@ -409,6 +410,17 @@ fn max_split_eigenvalue<T: Real>(method: &str, p: &Joint<T>, q: &DMatrix<T>) -> 
 /// of the same branch as that instability.
 const LINEAR_SEARCH_STEPS: usize = 3;
 
+/// The trivial solution's nucleation constant of a method: s* for the IB
+/// ([`sdpi_constant`]), η_dual for the dual IB ([`dual_nucleation_constant`]); `None` for
+/// methods without that theory.
+pub fn trivial_onset_constant<T: Real>(method: &str, p: &Joint<T>) -> Option<Supremum<T>> {
+    match method {
+        "ib" => Some(sdpi_constant(p)),
+        "dualib" => Some(dual_nucleation_constant(p)),
+        _ => None,
+    }
+}
+
 /// Finds and locates every change of the number of distinct clusters along `path`, to
 /// relative tolerance `rel_tol` in β.
 pub fn locate<T: Real, B: Bottleneck<T>>(
@@ -418,9 +430,22 @@ pub fn locate<T: Real, B: Bottleneck<T>>(
     options: &AnnealOptions<T>,
     rel_tol: &T,
 ) -> Vec<Bifurcation<T>> {
+    locate_sharing_onset(method, p, path, options, rel_tol, &OnceLock::new())
+}
+
+/// [`locate`] with the trivial solution's onset constant ([`trivial_onset_constant`])
+/// computed at most once in `onset`, shared by every caller that passes the same cell
+/// (the constant can cost seconds on large alphabets; `ibex anneal` locates on two paths
+/// and prints the thresholds too).
+pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
+    method: &B,
+    p: &Joint<T>,
+    path: &Path<T>,
+    options: &AnnealOptions<T>,
+    rel_tol: &T,
+    onset: &OnceLock<Option<Supremum<T>>>,
+) -> Vec<Bifurcation<T>> {
     let k = p.nx();
-    // The trivial solution's onset constant, computed once (it can cost seconds).
-    let onset_constant = std::sync::OnceLock::new();
     let at_window = |w: &[Solution<T>]| -> Option<Bifurcation<T>> {
         let (a, b) = (&w[0], &w[1]);
         let (ca, cb) = (a.clusters.len(), b.clusters.len());
@@ -502,16 +527,16 @@ pub fn locate<T: Real, B: Bottleneck<T>>(
             let root = illinois(&g_lo_beta, &g_hi_beta, rel_tol, g)
                 .unwrap_or_else(|| bisect(&g_lo_beta, &g_hi_beta, rel_tol, nonnegative));
             (Kind::Linear, predicted_linear, root.0, root.1)
-        } else if trivial_low && (method.name() == "ib" || method.name() == "dualib") {
+        } else if let Some(sup) = trivial_low
+            .then(|| {
+                onset
+                    .get_or_init(|| trivial_onset_constant(method.name(), p))
+                    .as_ref()
+            })
+            .flatten()
+        {
             // From the trivial solution the onset is a constant: 1/s* (or 1/η_dual). When
             // the supremum is the local limit it coincides with the linear threshold.
-            let sup = onset_constant.get_or_init(|| {
-                if method.name() == "ib" {
-                    sdpi_constant(p)
-                } else {
-                    dual_nucleation_constant(p)
-                }
-            });
             let onset = T::one() / sup.value.clone();
             let kind = if sup.method == SupremumMethod::LocalLimit {
                 Kind::Linear

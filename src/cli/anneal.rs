@@ -3,15 +3,17 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path as FsPath, PathBuf};
+use std::sync::OnceLock;
 
 use serde_json::json;
 
 use super::solve::{parse_beta, parse_stop};
 use super::{emit, JointInput};
-use crate::anneal::{anneal, envelope, locate, AnnealOptions, Bifurcation, Direction, Path};
-use crate::bifurcation::{
-    dual_nucleation_constant, dual_split_eigenvalues, ib_split_eigenvalues, sdpi_constant,
+use crate::anneal::{
+    anneal, envelope, locate_sharing_onset, trivial_onset_constant, AnnealOptions, Bifurcation,
+    Direction, Path,
 };
+use crate::bifurcation::{dual_split_eigenvalues, ib_split_eigenvalues, Supremum};
 use crate::bottleneck::Bottleneck;
 use crate::dual_ib::DualIb;
 use crate::error::{Error, Result};
@@ -165,6 +167,8 @@ pub(crate) fn sweep_into<T: Real>(args: &SweepArgs, out_dir: Option<&FsPath>) ->
         max_points: args.max_points.max(2),
     };
     let betas = grid::<T>(args)?;
+    // Each method's onset constant is computed once, for its paths and its thresholds.
+    let (onset_ib, onset_dual) = (OnceLock::new(), OnceLock::new());
     let ib = |dir: Option<&FsPath>| {
         run_method(
             &Ib,
@@ -175,6 +179,7 @@ pub(crate) fn sweep_into<T: Real>(args: &SweepArgs, out_dir: Option<&FsPath>) ->
             &locate_tol,
             dir,
             &file.source,
+            &onset_ib,
         )
     };
     let dual = |dir: Option<&FsPath>| {
@@ -187,6 +192,7 @@ pub(crate) fn sweep_into<T: Real>(args: &SweepArgs, out_dir: Option<&FsPath>) ->
             &locate_tol,
             dir,
             &file.source,
+            &onset_dual,
         )
     };
     match args.method {
@@ -202,8 +208,8 @@ pub(crate) fn sweep_into<T: Real>(args: &SweepArgs, out_dir: Option<&FsPath>) ->
             text.push_str("== dual IB\n");
             text.push_str(&dual(dual_dir.as_deref())?);
             let (t_ib, t_dual) = (
-                trivial_thresholds("ib", &file.joint),
-                trivial_thresholds("dualib", &file.joint),
+                trivial_thresholds("ib", &file.joint, &onset_ib),
+                trivial_thresholds("dualib", &file.joint, &onset_dual),
             );
             text.push_str("== first transitions compared (trivial solution)\n");
             for ((kind, a, _), (_, b, _)) in t_ib.iter().zip(&t_dual) {
@@ -229,6 +235,7 @@ fn run_method<T: Real, B: Bottleneck<T>>(
     locate_tol: &T,
     out_dir: Option<&FsPath>,
     source: &str,
+    onset: &OnceLock<Option<Supremum<T>>>,
 ) -> Result<String> {
     let directions = match args.direction {
         DirectionArg::Up => vec![Direction::Up],
@@ -251,9 +258,11 @@ fn run_method<T: Real, B: Bottleneck<T>>(
     }
     let mut bifurcations: Vec<Bifurcation<T>> = Vec::new();
     for path in &paths {
-        bifurcations.extend(locate(method, p, path, options, locate_tol));
+        bifurcations.extend(locate_sharing_onset(
+            method, p, path, options, locate_tol, onset,
+        ));
     }
-    let thresholds = trivial_thresholds(method.name(), p);
+    let thresholds = trivial_thresholds(method.name(), p, onset);
     let hysteresis = hysteresis_ranges(&paths);
     let on_envelope = envelope(&paths);
     let table = bifurcation_table(method.name(), &bifurcations, &thresholds, &hysteresis);
@@ -296,25 +305,23 @@ fn run_method<T: Real, B: Bottleneck<T>>(
 }
 
 /// The trivial solution's thresholds: linear (1/ρ_m² or 1/λ_dual) and nucleation
-/// (1/s* or 1/η_dual).
+/// (1/s* or 1/η_dual, from `onset`, computed there at most once).
 fn trivial_thresholds<T: Real>(
     method: &str,
     p: &crate::dist::Joint<T>,
+    onset: &OnceLock<Option<Supremum<T>>>,
 ) -> Vec<(&'static str, T, String)> {
     let trivial = Init::<T>::SingleCluster
         .encoder(p.nx(), 1)
         .expect("single cluster");
-    let (lin, nuc) = if method == "dualib" {
-        (
-            dual_split_eigenvalues(p, &trivial)[0].clone(),
-            dual_nucleation_constant(p),
-        )
+    let lin = if method == "dualib" {
+        dual_split_eigenvalues(p, &trivial)[0].clone()
     } else {
-        (
-            ib_split_eigenvalues(p, &trivial)[0].clone(),
-            sdpi_constant(p),
-        )
+        ib_split_eigenvalues(p, &trivial)[0].clone()
     };
+    let nuc = onset
+        .get_or_init(|| trivial_onset_constant(method, p))
+        .as_ref();
     let mut out = Vec::new();
     if let Some(l) = lin.filter(|l| !l.is_zero()) {
         let name = if method == "dualib" {
@@ -324,7 +331,7 @@ fn trivial_thresholds<T: Real>(
         };
         out.push(("linear", T::one() / l, name.to_string()));
     }
-    if !nuc.value.is_zero() {
+    if let Some(nuc) = nuc.filter(|n| !n.value.is_zero()) {
         let name = if method == "dualib" {
             "1/eta_dual"
         } else {
@@ -332,7 +339,7 @@ fn trivial_thresholds<T: Real>(
         };
         out.push((
             "nucleation",
-            T::one() / nuc.value,
+            T::one() / nuc.value.clone(),
             format!("{name}, {:?}", nuc.method),
         ));
     }
