@@ -73,7 +73,7 @@ pub enum Acceleration {
     /// plain iteration, the objective never increases from one accepted iterate to the
     /// next. α = −1 is the plain double step; α_max starts at 1 and grows fourfold each
     /// time the clamp binds and the cycle is accepted (the package defaults of
-    /// Varadhan's SQUAREM). Entries that are 0 in any of q0, q1, q2 (a cluster missing
+    /// Varadhan's SQUAREM); a rejected cycle divides it by 4, to no less than 4. Entries that are 0 in any of q0, q1, q2 (a cluster missing
     /// the support, or a dead cluster) take q2's value. Default.
     #[default]
     Squarem,
