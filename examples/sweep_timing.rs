@@ -6,7 +6,8 @@
 //! cargo run --release --example sweep_timing -- [JOINT] [DIRECTION] [ACCEL] [THREADS]
 //! #   JOINT      256x32 | 100x100 | 64x16 | all (default all)
 //! #   DIRECTION  up | down | independent | all (default all)
-//! #   ACCEL      squarem | none (default squarem)
+//! #   ACCEL      auto | squarem | anderson | none (default auto: SQUAREM up, Anderson
+//! #              down and in the independent mode)
 //! #   THREADS    rayon threads (default 1)
 //! ```
 //!
@@ -50,9 +51,11 @@ fn main() {
         "independent" => vec![Direction::Independent],
         _ => vec![Direction::Up, Direction::Down, Direction::Independent],
     };
-    let acceleration = match pick(2, "squarem").as_str() {
+    let acceleration = match pick(2, "auto").as_str() {
         "none" => Acceleration::None,
-        _ => Acceleration::Squarem,
+        "anderson" => Acceleration::Anderson,
+        "squarem" => Acceleration::Squarem,
+        _ => Acceleration::Auto,
     };
     let threads: usize = pick(3, "1").parse().expect("THREADS is a number");
     let pool = rayon::ThreadPoolBuilder::new()

@@ -148,7 +148,9 @@ fn duplicate<T: Real>(enc: &DMatrix<T>) -> DMatrix<T> {
 /// sweep and starts from T = X): merging two clusters whose decoders agree within the
 /// tolerance is what the final count does anyway, and it removes their slowly contracting
 /// difference from the iteration and their columns from every step. The result reports
-/// the total evaluations; the iteration cap is the whole run's.
+/// the total evaluations; the iteration cap is the whole run's. The chunks are driven by
+/// `options.stop.acceleration.for_merging()` (Anderson for
+/// [`Acceleration::Auto`](crate::solve::Acceleration::Auto)).
 pub fn solve_merging<T: Real, B: Bottleneck<T>>(
     method: &B,
     p: &Joint<T>,
@@ -163,6 +165,7 @@ pub fn solve_merging<T: Real, B: Bottleneck<T>>(
         let remaining = options.stop.max_iter.saturating_sub(used);
         let stop = Stop {
             max_iter: chunk.min(remaining).max(1),
+            acceleration: options.stop.acceleration.for_merging(),
             ..options.stop.clone()
         };
         let mut s = solve(method, p, beta, state, &stop, &options.merge, &mut ());

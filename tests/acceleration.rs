@@ -1,5 +1,5 @@
-//! The SQUAREM driver and the merging sweep solver change how a fixed point is reached,
-//! never which: checked against the plain iteration, against the fixed-point equation of
+//! The SQUAREM and Anderson drivers and the merging sweep solver change how a fixed point
+//! is reached, never which: checked against the plain iteration, against the fixed-point equation of
 //! the independent step in tests/common, and against the closed-form DSBS curve.
 
 mod common;
@@ -47,11 +47,11 @@ fn same_point(a: &Solution<f64>, b: &Solution<f64>, what: &str) {
     assert_eq!(a.clusters.len(), b.clusters.len(), "{what}: clusters");
 }
 
-/// IB, dual IB and generalised IB from the identity start: the accelerated and the plain
-/// iteration end at the same fixed point, and the accelerated IB one satisfies the
+/// IB, dual IB and generalised IB from the identity start: each accelerated driver and the
+/// plain iteration end at the same fixed point, and the accelerated IB one satisfies the
 /// fixed-point equation of the independent step to 1e-11.
 #[test]
-fn squarem_reaches_the_fixed_point_of_the_plain_iteration() {
+fn accelerated_drivers_reach_the_fixed_point_of_the_plain_iteration() {
     for seed in 1..=5u64 {
         let (nx, ny) = (3 + (seed % 4) as usize, 2 + (seed % 3) as usize);
         let j = Joint::normalized(random_joint(nx, ny, seed), labels(nx), labels(ny))
@@ -59,24 +59,26 @@ fn squarem_reaches_the_fixed_point_of_the_plain_iteration() {
             .joint;
         for beta in [1.5, 4.0, 20.0] {
             let init = Init::<f64>::Identity.encoder(nx, nx).unwrap();
-            let what = format!("seed {seed} beta {beta}");
-            let fast = solve_with(&Ib, &j, beta, init.clone(), Acceleration::Squarem);
-            let plain = solve_with(&Ib, &j, beta, init.clone(), Acceleration::None);
-            assert_eq!(fast.termination, Termination::Converged, "{what}");
-            assert_eq!(plain.termination, Termination::Converged, "{what}");
-            same_point(&fast, &plain, &format!("IB {what}"));
-            let again = ib_step(j.p_xy(), beta, &fast.q_t_given_x);
-            assert!(
-                (again - &fast.q_t_given_x).abs().max() < 1e-11,
-                "IB {what}: not a fixed point"
-            );
-            let fast = solve_with(&DualIb, &j, beta, init.clone(), Acceleration::Squarem);
-            let plain = solve_with(&DualIb, &j, beta, init.clone(), Acceleration::None);
-            same_point(&fast, &plain, &format!("dual IB {what}"));
+            let plain_ib = solve_with(&Ib, &j, beta, init.clone(), Acceleration::None);
+            let plain_dual = solve_with(&DualIb, &j, beta, init.clone(), Acceleration::None);
             let gen = GeneralizedIb { alpha: 0.5 };
-            let fast = solve_with(&gen, &j, beta, init.clone(), Acceleration::Squarem);
-            let plain = solve_with(&gen, &j, beta, init, Acceleration::None);
-            same_point(&fast, &plain, &format!("generalised IB {what}"));
+            let plain_gen = solve_with(&gen, &j, beta, init.clone(), Acceleration::None);
+            assert_eq!(plain_ib.termination, Termination::Converged);
+            for accel in [Acceleration::Squarem, Acceleration::Anderson] {
+                let what = format!("{} seed {seed} beta {beta}", accel.as_str());
+                let fast = solve_with(&Ib, &j, beta, init.clone(), accel);
+                assert_eq!(fast.termination, Termination::Converged, "{what}");
+                same_point(&fast, &plain_ib, &format!("IB {what}"));
+                let again = ib_step(j.p_xy(), beta, &fast.q_t_given_x);
+                assert!(
+                    (again - &fast.q_t_given_x).abs().max() < 1e-11,
+                    "IB {what}: not a fixed point"
+                );
+                let fast = solve_with(&DualIb, &j, beta, init.clone(), accel);
+                same_point(&fast, &plain_dual, &format!("dual IB {what}"));
+                let fast = solve_with(&gen, &j, beta, init.clone(), accel);
+                same_point(&fast, &plain_gen, &format!("generalised IB {what}"));
+            }
         }
     }
 }
@@ -84,10 +86,10 @@ fn squarem_reaches_the_fixed_point_of_the_plain_iteration() {
 /// Critical slowing down: just below the first split of the 3x3 example, 1/rho_m^2
 /// (spec ib §3.4: plain iteration needs about 12-16/eps steps at beta = (1 - eps)/rho_m^2),
 /// from a nudged two-cluster start. SQUAREM must reach the same point (the trivial
-/// solution, to the tolerance) in far fewer map evaluations: this is a count of
+/// solution, to the tolerance) in far fewer map evaluations, and so must Anderson: this is a count of
 /// evaluations, deterministic, not a timing.
 #[test]
-fn squarem_beats_critical_slowing_down_below_the_first_split() {
+fn acceleration_beats_critical_slowing_down_below_the_first_split() {
     let path = format!("{}/data/examples/ib_3x3.csv", env!("CARGO_MANIFEST_DIR"));
     let j = read_joint::<f64>(path.as_ref(), &ReadOptions::default())
         .unwrap()
@@ -95,35 +97,41 @@ fn squarem_beats_critical_slowing_down_below_the_first_split() {
     let rho2 = MaximalCorrelation::of(&j).rho_m.powi(2);
     let beta = (1.0 - 1e-3) / rho2;
     let init = DMatrix::from_row_slice(3, 2, &[0.51, 0.49, 0.5, 0.5, 0.49, 0.51]);
-    let fast = solve_with(&Ib, &j, beta, init.clone(), Acceleration::Squarem);
-    let plain = solve_with(&Ib, &j, beta, init, Acceleration::None);
-    assert_eq!(fast.termination, Termination::Converged);
+    let plain = solve_with(&Ib, &j, beta, init.clone(), Acceleration::None);
     assert_eq!(plain.termination, Termination::Converged);
-    assert_eq!(fast.clusters.len(), 1);
-    assert!(fast.i_xt < 1e-12, "I(X;T) = {}", fast.i_xt);
     assert!(
         plain.iterations > 10_000,
         "plain: {} iterations",
         plain.iterations
     );
-    assert!(
-        fast.iterations * 10 < plain.iterations,
-        "squarem {} vs plain {} evaluations",
-        fast.iterations,
-        plain.iterations
-    );
+    for accel in [Acceleration::Squarem, Acceleration::Anderson] {
+        let fast = solve_with(&Ib, &j, beta, init.clone(), accel);
+        assert_eq!(fast.termination, Termination::Converged);
+        assert_eq!(fast.clusters.len(), 1);
+        assert!(fast.i_xt < 1e-12, "I(X;T) = {}", fast.i_xt);
+        assert!(
+            fast.iterations * 10 < plain.iterations,
+            "{} {} vs plain {} evaluations",
+            accel.as_str(),
+            fast.iterations,
+            plain.iterations
+        );
+    }
 }
 
 /// The DSBS, whose IB curve is Mrs. Gerber's closed form: the accelerated solution lies on
 /// it (I(T;Y) = 1 − h(e ⋆ h^-1(1 − I(X;T))) in bits) to 1e-10 nats.
 #[test]
-fn squarem_solutions_lie_on_the_dsbs_closed_form() {
+fn accelerated_solutions_lie_on_the_dsbs_closed_form() {
     let e = 0.1f64;
     let p = DMatrix::from_row_slice(2, 2, &[(1.0 - e) / 2.0, e / 2.0, e / 2.0, (1.0 - e) / 2.0]);
     let j = Joint::normalized(p, labels(2), labels(2)).unwrap().joint;
-    for beta in [1.7, 3.0, 10.0] {
+    for (beta, accel) in [1.7, 3.0, 10.0]
+        .into_iter()
+        .flat_map(|b| [(b, Acceleration::Squarem), (b, Acceleration::Anderson)])
+    {
         let init = Init::<f64>::Identity.encoder(2, 2).unwrap();
-        let s = solve_with(&Ib, &j, beta, init, Acceleration::Squarem);
+        let s = solve_with(&Ib, &j, beta, init, accel);
         assert_eq!(s.termination, Termination::Converged);
         // h2 and h2_inverse work in bits.
         let i_xt_bits = s.i_xt / std::f64::consts::LN_2;

@@ -92,8 +92,13 @@ fn first_linear_split_is_at_one_over_rho_squared() {
 }
 
 /// L*(beta) for binary X by the lower convex envelope of
-/// phi(a) = −h(a) + beta·H(Y | X ~ Bern(a)) at p1 (spec ib §4.4), computed here by a grid
-/// over the chord end points and golden refinement: L* = H(X) − beta H(Y) + conv phi(p1).
+/// phi(a) = −h(a) + beta·H(Y | X ~ Bern(a)) at p1 (spec ib §4.4): L* = H(X) − beta H(Y) +
+/// conv phi(p1), the envelope being the lowest chord over end points lo <= p1 <= hi.
+/// The end points are searched by their distances to p1 on grids that are both linear and
+/// logarithmic (down to 1e-14), then refined coordinate-wise in log distance: just above
+/// a first-order onset the optimal chord has one end point within 1e-4 of p1 (a new
+/// cluster of vanishing mass), which a linear grid alone misses (it reported L* = 0 at
+/// beta = 2.55939, where ibex finds an encoder with L = −1.44e-8).
 fn binary_x_envelope(beta: f64) -> f64 {
     let (p1, q0, q1) = (0.1f64, 0.2f64, 0.9f64);
     let hn = |a: f64| {
@@ -104,38 +109,43 @@ fn binary_x_envelope(beta: f64) -> f64 {
         }
     };
     let phi = |a: f64| -hn(a) + beta * hn((1.0 - a) * q0 + a * q1);
-    let chord = |lo: f64, hi: f64| {
-        if hi - lo < 1e-15 {
-            phi(p1)
-        } else {
-            phi(lo) + (phi(hi) - phi(lo)) * (p1 - lo) / (hi - lo)
-        }
+    // End points at log distances (u, v) below and above p1.
+    let chord = |u: f64, v: f64| {
+        let (lo, hi) = ((p1 - u.exp()).max(0.0), (p1 + v.exp()).min(1.0));
+        phi(lo) + (phi(hi) - phi(lo)) * (p1 - lo) / (hi - lo)
     };
-    let n = 400;
-    let (mut best, mut arg) = (phi(p1), (p1, p1));
-    for i in 0..=n {
-        for k in 0..=n {
-            let lo = p1 * i as f64 / n as f64;
-            let hi = p1 + (1.0 - p1) * k as f64 / n as f64;
-            let v = chord(lo, hi);
-            if v < best {
-                best = v;
-                arg = (lo, hi);
+    let (u_max, v_max) = (p1.ln(), (1.0 - p1).ln());
+    let ln_min = 1e-14f64.ln();
+    let n = 300;
+    let grid = |max: f64, full: f64| -> Vec<f64> {
+        (0..=n)
+            .map(|i| ln_min + (max - ln_min) * i as f64 / n as f64)
+            .chain((1..=n).map(|i| (full * i as f64 / n as f64).ln()))
+            .collect()
+    };
+    let (us, vs) = (grid(u_max, p1), grid(v_max, 1.0 - p1));
+    let (mut best, mut arg) = (phi(p1), (ln_min, ln_min));
+    for &u in &us {
+        for &v in &vs {
+            let c = chord(u, v);
+            if c < best {
+                best = c;
+                arg = (u, v);
             }
         }
     }
-    // Coordinate refinement.
-    let (mut lo, mut hi) = arg;
-    let mut step = 0.01;
+    // Coordinate refinement in log distance.
+    let (mut u, mut v) = arg;
+    let mut step = 0.1;
     while step > 1e-13 {
         let mut moved = false;
-        for (dl, dh) in [(step, 0.0), (-step, 0.0), (0.0, step), (0.0, -step)] {
-            let (l, h) = ((lo + dl).clamp(0.0, p1), (hi + dh).clamp(p1, 1.0));
-            let v = chord(l, h);
-            if v < best - 1e-17 {
-                best = v;
-                lo = l;
-                hi = h;
+        for (du, dv) in [(step, 0.0), (-step, 0.0), (0.0, step), (0.0, -step)] {
+            let (nu, nv) = ((u + du).min(u_max), (v + dv).min(v_max));
+            let c = chord(nu, nv);
+            if c < best - 1e-17 {
+                best = c;
+                u = nu;
+                v = nv;
                 moved = true;
             }
         }
@@ -145,7 +155,7 @@ fn binary_x_envelope(beta: f64) -> f64 {
     }
     let h_x = hn(p1);
     let h_y = hn((1.0 - p1) * q0 + p1 * q1);
-    h_x - beta * h_y + best
+    h_x - beta * h_y + best.min(phi(p1))
 }
 
 #[test]
@@ -198,6 +208,10 @@ fn binary_x_onset_hysteresis_and_exact_envelope() {
     );
     // The spec's oracle at beta = 3.5 (mpmath common tangent).
     assert!((binary_x_envelope(3.5) - -0.04546228056164511).abs() < 1e-11);
+    // Below the onset 1/eta_KL = 2.558980031697148 the optimum is trivial; just above it a
+    // vanishing cluster already pays (ibex's encoder at 2.5593859: L = -1.4438e-8).
+    assert!(binary_x_envelope(2.5589).abs() < 1e-14);
+    assert!(binary_x_envelope(2.5593859166745836) < -1.4438e-8);
 }
 
 #[test]

@@ -81,11 +81,12 @@ quickcheck! {
     /// neither do the dual IB's F and the generalised IB's L_α (each block is an exact
     /// minimisation).
     /// Checked for the plain map (a property of the Blahut-Arimoto blocks) and for the
-    /// SQUAREM driver (a property of its objective guard), over the accepted iterates.
+    /// SQUAREM and Anderson drivers (a property of their objective guards), over the
+    /// accepted iterates.
     fn objectives_never_increase(p: SmallJoint, b: u8, seed: u64) -> bool {
         let j = p.joint();
         let beta = beta_from(b);
-        [Acceleration::None, Acceleration::Squarem].into_iter().all(|a| {
+        [Acceleration::None, Acceleration::Squarem, Acceleration::Anderson].into_iter().all(|a| {
             let mut ib = Objectives::default();
             run_with(&Ib, &j, beta, seed, &mut ib, a);
             let mut gen = Objectives::default();
@@ -104,7 +105,7 @@ quickcheck! {
     fn dual_objective_never_increases(seed: u64, b: u8) -> bool {
         let (nx, ny) = (2 + (seed % 4) as usize, 2 + (seed % 3) as usize);
         let j = Joint::normalized(random_joint(nx, ny, seed), labels(nx), labels(ny)).unwrap().joint;
-        [Acceleration::None, Acceleration::Squarem].into_iter().all(|a| {
+        [Acceleration::None, Acceleration::Squarem, Acceleration::Anderson].into_iter().all(|a| {
             let mut dual = Objectives::default();
             run_with(&DualIb, &j, beta_from(b), seed, &mut dual, a);
             !dual.0.is_empty() && non_increasing(&dual.0)

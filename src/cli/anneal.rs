@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use serde_json::json;
 
-use super::solve::{parse_beta, parse_stop};
+use super::solve::{parse_beta, parse_stop, AccelerationArg};
 use super::{emit, JointInput};
 use crate::anneal::{
     anneal, envelope, locate_sharing_onset, trivial_onset_constant, AnnealOptions, Bifurcation,
@@ -76,9 +76,12 @@ pub struct SweepArgs {
     /// Convergence tolerance of each solve (default epsilon^(2/3)).
     #[arg(long)]
     pub tol: Option<String>,
-    /// Iteration cap of each solve.
+    /// Iteration cap of each solve (evaluations of the iteration map).
     #[arg(long, default_value_t = 100_000)]
     pub max_iter: usize,
+    /// How each solve's iteration is driven (auto: SQUAREM going up, Anderson going down and in independent mode).
+    #[arg(long, value_enum, default_value_t = AccelerationArg::Auto)]
+    pub acceleration: AccelerationArg,
     /// Relative tolerance of located bifurcations (default 1e-10 in f64, 1e-30 above).
     #[arg(long)]
     pub locate_tol: Option<String>,
@@ -153,7 +156,7 @@ fn grid<T: Real>(args: &SweepArgs) -> Result<Vec<T>> {
 /// to print.
 pub(crate) fn sweep_into<T: Real>(args: &SweepArgs, out_dir: Option<&FsPath>) -> Result<String> {
     let file = read_joint::<T>(&args.input.file, &args.input.read_options())?;
-    let stop = parse_stop::<T>(args.tol.as_deref(), args.max_iter)?;
+    let stop = parse_stop::<T>(args.tol.as_deref(), args.max_iter, args.acceleration)?;
     let locate_tol = match &args.locate_tol {
         Some(t) => {
             super::solve::parse_real::<T>("--locate-tol", t, "a positive relative tolerance")?

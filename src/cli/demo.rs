@@ -189,6 +189,7 @@ fn sweeps(dir: &std::path::Path) -> Result<String> {
             direction: DirectionArg::Both,
             tol: None,
             max_iter: 100_000,
+            acceleration: super::solve::AccelerationArg::Auto,
             locate_tol: None,
             max_points: 400,
         };

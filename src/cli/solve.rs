@@ -16,7 +16,7 @@ use crate::ib::Ib;
 use crate::info::{mutual_information, nats_to_bits};
 use crate::io::{read_joint, read_matrix, JointFile};
 use crate::scalar::{tol, Real};
-use crate::solve::{solve_best, Init, MergeTol, Solution, Stop};
+use crate::solve::{solve_best, Acceleration, Init, MergeTol, Solution, Stop};
 use crate::with_precision;
 
 /// The bottleneck methods.
@@ -28,6 +28,32 @@ pub enum Method {
     Dualib,
     /// Deterministic / generalised IB (Strouse & Schwab): H(T) - alpha H(T|X) - beta I(T;Y).
     Dib,
+}
+
+/// How the fixed-point iteration is driven (`--acceleration`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum AccelerationArg {
+    /// SQUAREM for single solves and up sweeps, Anderson where clusters only merge (down sweeps, independent mode).
+    #[default]
+    Auto,
+    /// SQUAREM (Varadhan & Roland 2008), objective-guarded.
+    Squarem,
+    /// Anderson acceleration of depth 5 (Walker & Ni 2011), objective-guarded.
+    Anderson,
+    /// The plain Blahut-Arimoto iteration.
+    None,
+}
+
+impl AccelerationArg {
+    /// The library's choice.
+    pub fn acceleration(self) -> Acceleration {
+        match self {
+            AccelerationArg::Auto => Acceleration::Auto,
+            AccelerationArg::Squarem => Acceleration::Squarem,
+            AccelerationArg::Anderson => Acceleration::Anderson,
+            AccelerationArg::None => Acceleration::None,
+        }
+    }
 }
 
 /// Arguments of `ibex solve`.
@@ -54,9 +80,12 @@ pub struct SolveArgs {
     /// Converged when max |q_{n+1}(t|x) - q_n(t|x)| <= tol (default epsilon^(2/3): 3.7e-11 in f64).
     #[arg(long, allow_hyphen_values = true)]
     pub tol: Option<String>,
-    /// Iteration cap.
+    /// Iteration cap (evaluations of the iteration map).
     #[arg(long, default_value_t = 100_000)]
     pub max_iter: usize,
+    /// How the iteration is driven; every choice stops at the same fixed-point test.
+    #[arg(long, value_enum, default_value_t = AccelerationArg::Auto)]
+    pub acceleration: AccelerationArg,
     /// Initial encoder: identity (q(t|x) = [t = x mod K], the default: no cluster needs to be
     /// created, only merged), random (seeded) or a CSV file (rows x, columns t). The single-
     /// cluster (trivial) solution is always compared as well.
@@ -102,7 +131,11 @@ pub(crate) fn parse_beta<T: Real>(text: &str) -> Result<T> {
 }
 
 /// The stopping rule of a command line.
-pub(crate) fn parse_stop<T: Real>(tol_text: Option<&str>, max_iter: usize) -> Result<Stop<T>> {
+pub(crate) fn parse_stop<T: Real>(
+    tol_text: Option<&str>,
+    max_iter: usize,
+    acceleration: AccelerationArg,
+) -> Result<Stop<T>> {
     let tol = match tol_text {
         Some(t) => {
             let v: T = parse_real("--tol", t, "a positive number such as 1e-12")?;
@@ -120,13 +153,13 @@ pub(crate) fn parse_stop<T: Real>(tol_text: Option<&str>, max_iter: usize) -> Re
     if max_iter == 0 {
         return Err(Error::parameter("--max-iter", "0", "at least 1"));
     }
-    Ok(Stop::new(max_iter, tol))
+    Ok(Stop::new(max_iter, tol).with_acceleration(acceleration.acceleration()))
 }
 
 fn solve_report<T: Real>(args: &SolveArgs) -> Result<Report> {
     let file = read_joint::<T>(&args.input.file, &args.input.read_options())?;
     let beta = parse_beta::<T>(&args.beta)?;
-    let stop = parse_stop::<T>(args.tol.as_deref(), args.max_iter)?;
+    let stop = parse_stop::<T>(args.tol.as_deref(), args.max_iter, args.acceleration)?;
     let clusters = args.clusters.unwrap_or(file.joint.nx());
     if clusters == 0 || clusters > 100_000 {
         return Err(Error::parameter(
