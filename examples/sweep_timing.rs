@@ -3,12 +3,13 @@
 //! discretised Gaussian (rho 0.9), in each direction, with and without acceleration.
 //!
 //! ```sh
-//! cargo run --release --example sweep_timing -- [JOINT] [DIRECTION] [ACCEL] [THREADS]
+//! cargo run --release --example sweep_timing -- [JOINT] [DIRECTION] [ACCEL] [THREADS] [MAX_ITER]
 //! #   JOINT      256x32 | 100x100 | 64x16 | all (default all)
 //! #   DIRECTION  up | down | independent | all (default all)
 //! #   ACCEL      auto | squarem | anderson | none (default auto: SQUAREM up, Anderson
 //! #              down and in the independent mode)
 //! #   THREADS    rayon threads (default 1)
+//! #   MAX_ITER   cap on map evaluations per beta (default 100000)
 //! ```
 //!
 //! Prints one line per run: joint, direction, acceleration, threads, seconds, total map
@@ -65,7 +66,8 @@ fn main() {
     let betas: Vec<f64> = (0..50)
         .map(|i| 10f64.powf(-1.0 + 4.0 * i as f64 / 49.0))
         .collect();
-    let stop = Stop::new(100_000, 1e-10).with_acceleration(acceleration);
+    let max_iter: usize = pick(4, "100000").parse().expect("MAX_ITER is a number");
+    let stop = Stop::new(max_iter, 1e-10).with_acceleration(acceleration);
     let options = AnnealOptions {
         merge: MergeTol::for_stop(&stop),
         stop,
