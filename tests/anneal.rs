@@ -476,3 +476,46 @@ fn nucleation_on_a_non_trivial_branch_is_predicted_by_the_growth_test() {
     assert!(below < 1.0, "mass ratio below {below}");
     assert!(above > 1.0, "mass ratio above {above}");
 }
+
+/// The down path of the dual-IB paper's example (IB), driven by SQUAREM and by Anderson
+/// (the default for down sweeps): both locate the same linear splits, to 1e-9. Anderson
+/// stops within a few steps of a converged-looking point, so this also checks the merging
+/// solver's settling step: without it, a 3-cluster remnant (a pair of clusters still
+/// coalescing, decoders apart by more than the merging tolerance) survived down to
+/// beta = 26.6, and the 3 -> 4 split at 27.9695 came out as a first-order change there.
+#[test]
+fn down_paths_driven_by_squarem_and_anderson_locate_the_same_splits() {
+    use ibex::solve::Acceleration;
+    let text = std::fs::read_to_string(common::example("dualib_5x2.csv")).unwrap();
+    let j = example::<f64>(&text);
+    let linear = |acceleration: Acceleration| {
+        let mut opts = options::<f64>(true);
+        opts.stop = opts.stop.clone().with_acceleration(acceleration);
+        let down = anneal(
+            &Ib,
+            &j,
+            &log_grid(1.0, 64.0, 25),
+            Direction::Down,
+            &opts,
+            &|_| {},
+        );
+        locate(&Ib, &j, &down, &opts, &1e-10)
+            .into_iter()
+            .filter(|b| b.kind == Kind::Linear)
+            .map(|b| (b.clusters_before, b.clusters_after, b.beta_located))
+            .collect::<Vec<_>>()
+    };
+    let (squarem, anderson) = (
+        linear(Acceleration::Squarem),
+        linear(Acceleration::Anderson),
+    );
+    assert_eq!(squarem.len(), 3, "{squarem:?}");
+    assert_eq!(squarem.len(), anderson.len(), "{squarem:?} vs {anderson:?}");
+    for (s, a) in squarem.iter().zip(&anderson) {
+        assert_eq!((s.0, s.1), (a.0, a.1));
+        assert!((s.2 - a.2).abs() < 1e-9 * s.2, "{s:?} vs {a:?}");
+    }
+    assert!(anderson
+        .iter()
+        .any(|b| (b.0, b.1) == (3, 4) && (b.2 - 27.9695).abs() < 1e-3));
+}
