@@ -576,17 +576,11 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
                 &mut (),
             )
         };
-        let on_high = |beta: &T| {
-            solve(
-                method,
-                p,
-                beta,
-                high_state.clone(),
-                &options.stop,
-                &options.merge,
-                &mut (),
-            )
-        };
+        // The high branch is only compared, never split: its clusters may merge or vanish
+        // at β (then it is no longer the branch with more clusters), so it is solved by
+        // the merging solver, which also keeps a slowly coalescing pair from taking the
+        // whole iteration budget.
+        let on_high = |beta: &T| solve_merging(method, p, beta, high_state.clone(), options);
         let g = |beta: &T| -> Option<T> {
             let s = on_low(beta);
             max_split_eigenvalue(method.name(), p, &merged_encoder(&s, k))

@@ -530,3 +530,54 @@ fn nucleation_iteration_agrees_with_a_grid_on_non_trivial_fixed_points() {
         assert!(found >= 1, "{file}");
     }
 }
+
+/// The budgeted s* search (|X| > 12) against two truths that do not come from it:
+/// (1) the point masses r = δ_x are feasible, so s* >= max_x KL(p(y|x) ‖ p_Y) / ln(1/p(x));
+/// (2) an IB encoder with a negative Lagrangian at beta means the trivial solution is not
+/// optimal there, so 1/s* < beta. On the 256x32 Dirichlet joint the search from random
+/// logits alone returned the local limit rho_m^2 = 0.0571 (1/s* = 17.5, reported as exact)
+/// while ibex solve finds L = -0.00136 nats at beta = 9.103.
+#[test]
+fn budgeted_sdpi_search_beats_point_masses_and_known_solutions() {
+    use ibex::ib::Ib;
+    use ibex::solve::{solve_best, MergeTol, Stop};
+    let generated = ibex::gen::dirichlet(256, 32, 1, 1.0).unwrap();
+    let j = ibex::io::parse_joint::<f64>("256x32", &generated.to_csv("t"), &ReadOptions::default())
+        .unwrap()
+        .joint;
+    let s = sdpi_constant(&j);
+    let vertex_bound = (0..j.nx())
+        .map(|x| {
+            let kl: f64 = (0..j.ny())
+                .map(|y| {
+                    let a = j.p_y_given_x()[(x, y)];
+                    if a > 0.0 {
+                        a * (a / j.p_y()[y]).ln()
+                    } else {
+                        0.0
+                    }
+                })
+                .sum();
+            kl / -j.p_x()[x].ln()
+        })
+        .fold(0.0f64, f64::max);
+    assert!(vertex_bound > 0.09, "{vertex_bound}");
+    assert!(
+        s.value >= vertex_bound * (1.0 - 1e-12),
+        "{} < {vertex_bound}",
+        s.value
+    );
+    let beta = 9.103;
+    let stop = Stop::<f64>::default();
+    let start = Init::<f64>::Identity.encoder(j.nx(), j.nx()).unwrap();
+    let (solution, _) = solve_best(
+        &Ib,
+        &j,
+        &beta,
+        vec![start],
+        &stop,
+        &MergeTol::for_stop(&stop),
+    );
+    assert!(solution.objective < -1e-3, "{}", solution.objective);
+    assert!(1.0 / s.value < beta, "1/s* = {}", 1.0 / s.value);
+}
