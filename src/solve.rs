@@ -441,6 +441,38 @@ fn extrapolate<T: Real>(
     out.finite().then_some(out)
 }
 
+/// The pieces both accelerated drivers share: the objective slack for rounding
+/// (1e3·epsilon·max(1, |f|)), one step of the map with its logarithm, the objective of an
+/// iterate (reusing its logarithm), and the assembly of a [`Run`].
+#[allow(clippy::type_complexity)]
+fn driver_parts<'a, T: Real, B: Bottleneck<T>>(
+    method: &'a B,
+    p: &'a Joint<T>,
+    beta: &'a T,
+) -> (
+    impl Fn(&T) -> T,
+    impl Fn(&Iterate<T>) -> Iterate<T> + 'a,
+    impl Fn(&Iterate<T>) -> T + 'a,
+    impl Fn(DMatrix<T>, usize, Termination, T) -> Run<T>,
+) {
+    let slack = |f: &T| T::from_f64(1e3) * T::epsilon() * f.abs().max_of(T::one());
+    let step = move |it: &Iterate<T>| {
+        let (q, log) = method.step_with_log(p, beta, &it.q);
+        Iterate { q, log }
+    };
+    let objective = move |it: &Iterate<T>| {
+        let quantities = Quantities::of_with_log(p, &it.q, Some(&it.log));
+        method.objective(p, beta, &it.q, &quantities)
+    };
+    let done = |q, iterations, termination, residual| Run {
+        q,
+        iterations,
+        termination,
+        residual,
+    };
+    (slack, step, objective, done)
+}
+
 fn iterate_squarem<T: Real, B: Bottleneck<T>>(
     method: &B,
     p: &Joint<T>,
@@ -451,22 +483,7 @@ fn iterate_squarem<T: Real, B: Bottleneck<T>>(
 ) -> Run<T> {
     let minus_one = -T::one();
     let growth = T::from_f64(4.0);
-    // Objective slack for rounding: 1e3·epsilon·max(1, |f|).
-    let slack = |f: &T| T::from_f64(1e3) * T::epsilon() * f.abs().max_of(T::one());
-    let step = |it: &Iterate<T>| {
-        let (q, log) = method.step_with_log(p, beta, &it.q);
-        Iterate { q, log }
-    };
-    let objective = |it: &Iterate<T>| {
-        let quantities = Quantities::of_with_log(p, &it.q, Some(&it.log));
-        method.objective(p, beta, &it.q, &quantities)
-    };
-    let done = |q, iterations, termination, residual| Run {
-        q,
-        iterations,
-        termination,
-        residual,
-    };
+    let (slack, step, objective, done) = driver_parts(method, p, beta);
     let mut alpha_max = T::one();
     let mut i0 = Iterate::of(init);
     let mut f0: Option<T> = None;
@@ -785,21 +802,7 @@ fn iterate_anderson<T: Real, B: Bottleneck<T>>(
     stop: &Stop<T>,
     observer: &mut impl Observer,
 ) -> Run<T> {
-    let slack = |f: &T| T::from_f64(1e3) * T::epsilon() * f.abs().max_of(T::one());
-    let step = |it: &Iterate<T>| {
-        let (q, log) = method.step_with_log(p, beta, &it.q);
-        Iterate { q, log }
-    };
-    let objective = |it: &Iterate<T>| {
-        let quantities = Quantities::of_with_log(p, &it.q, Some(&it.log));
-        method.objective(p, beta, &it.q, &quantities)
-    };
-    let done = |q, iterations, termination, residual| Run {
-        q,
-        iterations,
-        termination,
-        residual,
-    };
+    let (slack, step, objective, done) = driver_parts(method, p, beta);
     let mut x = Iterate::of(init);
     let mut g = step(&x);
     let mut evals = 1usize;
