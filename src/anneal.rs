@@ -565,22 +565,30 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
         let (low, high) = if ca < cb { (a, b) } else { (b, a) };
         let low_state = merged_encoder(low, low.clusters.len().max(1));
         let high_state = merged_encoder(high, high.clusters.len().max(1));
+        let predicted_linear =
+            max_split_eigenvalue(method.name(), p, &low_state).map(|l| T::one() / l);
+        // Each branch is continued: a solve starts from the branch's converged solution
+        // at the nearest β solved so far in this window (the bracket end at first), so
+        // the many solves of a bisection, ever closer together, start ever closer to
+        // their answer. Only solutions that kept the branch's cluster count are starting
+        // points, so every start holds the branch itself.
+        let low_branch = Branch::new(&low.beta, low_state.clone());
+        let high_branch = Branch::new(&high.beta, high_state);
+        // Neither branch is split (each has one column per cluster), and either may lose
+        // clusters at β (the high one then is no longer the branch with more clusters),
+        // so both are solved by the merging solver, which also keeps a slowly coalescing
+        // pair from taking the whole iteration budget (on the 256x32 Dirichlet joint a
+        // 158-column low branch spent 100,000 evaluations on one such pair).
         let on_low = |beta: &T| {
-            solve(
-                method,
-                p,
-                beta,
-                low_state.clone(),
-                &options.stop,
-                &options.merge,
-                &mut (),
-            )
+            let s = solve_merging(method, p, beta, low_branch.start(beta), options);
+            low_branch.remember(&s);
+            s
         };
-        // The high branch is only compared, never split: its clusters may merge or vanish
-        // at β (then it is no longer the branch with more clusters), so it is solved by
-        // the merging solver, which also keeps a slowly coalescing pair from taking the
-        // whole iteration budget.
-        let on_high = |beta: &T| solve_merging(method, p, beta, high_state.clone(), options);
+        let on_high = |beta: &T| {
+            let s = solve_merging(method, p, beta, high_branch.start(beta), options);
+            high_branch.remember(&s);
+            s
+        };
         let g = |beta: &T| -> Option<T> {
             let s = on_low(beta);
             max_split_eigenvalue(method.name(), p, &merged_encoder(&s, k))
@@ -588,8 +596,6 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
         };
         let (lo, hi) = (a.beta.clone(), b.beta.clone());
         let trivial_low = low.clusters.len() == 1;
-        let predicted_linear =
-            max_split_eigenvalue(method.name(), p, &low_state).map(|l| T::one() / l);
         // The path only brackets where the cluster count changed; critical slowing down
         // can put that a little past the eigenvalue crossing (up) or before it (down).
         // So the crossing is searched on the low branch within 1.01^LINEAR_SEARCH_STEPS
@@ -699,6 +705,59 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
     // result does not depend on the number of threads.
     let found: Vec<Option<Bifurcation<T>>> = path.points.par_windows(2).map(at_window).collect();
     found.into_iter().flatten().collect()
+}
+
+/// The converged solutions of one branch within a located window, as starting points:
+/// the bracket end's state and the last [`BRANCH_MEMORY`] solutions that kept its
+/// clusters.
+struct Branch<T> {
+    /// (β, encoder): the bracket end first, then the remembered solutions, oldest first.
+    solved: std::sync::Mutex<Vec<(T, DMatrix<T>)>>,
+    /// Distinct clusters (and columns) of the branch.
+    clusters: usize,
+}
+
+/// How many recent solutions a [`Branch`] keeps besides its bracket end (a bisection's
+/// next query is nearest to its latest ones).
+const BRANCH_MEMORY: usize = 8;
+
+impl<T: Real> Branch<T> {
+    /// The branch through `state`, solved at `beta`, one column per distinct cluster.
+    fn new(beta: &T, state: DMatrix<T>) -> Self {
+        let clusters = state.ncols();
+        Branch {
+            solved: std::sync::Mutex::new(vec![(beta.clone(), state)]),
+            clusters,
+        }
+    }
+
+    /// The encoder solved at the β nearest to `beta` in log β (the earliest on ties).
+    fn start(&self, beta: &T) -> DMatrix<T> {
+        let solved = self.solved.lock().expect("branch cache");
+        let distance = |b: &T| (beta.clone() / b).ln().abs();
+        let mut best = &solved[0];
+        for entry in solved.iter().skip(1) {
+            if distance(&entry.0) < distance(&best.0) {
+                best = entry;
+            }
+        }
+        best.1.clone()
+    }
+
+    /// Keeps `s` as a starting point if it converged with the branch's clusters, one per
+    /// column.
+    fn remember(&self, s: &Solution<T>) {
+        if s.termination == Termination::Converged
+            && s.clusters.len() == self.clusters
+            && s.q_t_given_x.ncols() == self.clusters
+        {
+            let mut solved = self.solved.lock().expect("branch cache");
+            if solved.len() > BRANCH_MEMORY {
+                solved.remove(1);
+            }
+            solved.push((s.beta.clone(), s.q_t_given_x.clone()));
+        }
+    }
 }
 
 /// The root of a continuous g on [lo, hi] with g(lo) < 0 <= g(hi), by the Illinois
