@@ -145,10 +145,11 @@ fn duplicate<T: Real>(enc: &DMatrix<T>) -> DMatrix<T> {
 /// and after each unconverged chunk the columns are merged by [`merged_encoder`] wherever
 /// the distinct clusters (decoders within `MergeTol::decoder`, masses above
 /// `MergeTol::mass`) are fewer than the columns. Used where clusters only merge (the down
-/// sweep and starts from T = X): merging two clusters whose decoders agree within the
-/// tolerance is what the final count does anyway, and it removes their slowly contracting
-/// difference from the iteration and their columns from every step. The result reports
-/// the total evaluations; the iteration cap is the whole run's. The chunks are driven by
+/// sweep, starts from T = X, and both branches of a window in [`locate`]): merging two
+/// clusters whose decoders agree within the tolerance is what the final count does
+/// anyway, and it removes their slowly contracting difference from the iteration and
+/// their columns from every step. The result reports the total evaluations; the
+/// iteration cap is the whole run's. The chunks are driven by
 /// `options.stop.acceleration.for_merging()` (Anderson for
 /// [`Acceleration::Auto`](crate::solve::Acceleration::Auto)).
 pub fn solve_merging<T: Real, B: Bottleneck<T>>(
@@ -491,7 +492,12 @@ pub struct Bifurcation<T> {
     /// Relative tolerance of `beta_located`: the width of the final bracket (bisection,
     /// or the certified bracket of the Illinois root finder for linear splits); 0 when it
     /// is a closed-form constant; the path bracket's own relative width when a
-    /// first-order change could not be bracketed by the objective comparison.
+    /// first-order change could not be bracketed by the objective comparison. For an
+    /// objective crossing, at least the shift implied by the branches' objective errors
+    /// (re-solved from the bracket ends; rounding), and, where the crossing is not
+    /// resolved (the high branch collapsed at the root, or its cluster masses differ
+    /// between the two solves by more than sqrt(tol)), |located − predicted|/located +
+    /// the bisection tolerance: see `crossing_check` in the source.
     pub tolerance: T,
     /// Distinct clusters below and above.
     pub clusters_before: usize,
@@ -573,7 +579,7 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
         // their answer. Only solutions that kept the branch's cluster count are starting
         // points, so every start holds the branch itself.
         let low_branch = Branch::new(&low.beta, low_state.clone());
-        let high_branch = Branch::new(&high.beta, high_state);
+        let high_branch = Branch::new(&high.beta, high_state.clone());
         // Neither branch is split (each has one column per cluster), and either may lose
         // clusters at β (the high one then is no longer the branch with more clusters),
         // so both are solved by the merging solver, which also keeps a slowly coalescing
@@ -663,30 +669,64 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
             // sign change of the comparison, e.g. one branch is not reproducible there) the
             // change is reported at the bracket's geometric midpoint with the bracket's
             // width as its tolerance, not as a located root.
+            // (located β, relative tolerance, whether the crossing was resolved).
             let root = if !better(&lo) && better(&hi) {
-                bisect(&lo, &hi, rel_tol, better)
+                let (beta_c, width) = bisect(&lo, &hi, rel_tol, better);
+                // The bracket is of the comparison as computed. Each branch's objective is
+                // only as exact as its solve (converged to `tol` in q, from the nearest
+                // solution of the branch), and two branches with many clusters cross at a
+                // shallow angle, so a tiny error in their difference moves the crossing
+                // far. The tolerance also covers that: both branches are solved again at
+                // the root from their bracket ends (cold), and the change of the
+                // difference Δ = L_high − L_low between the two solves, divided by
+                // β·|dΔ/dβ|, is the relative shift of the crossing it implies.
+                let check = crossing_check(
+                    method,
+                    p,
+                    &beta_c,
+                    (&on_low(&beta_c), &on_high(&beta_c)),
+                    (
+                        &solve_merging(method, p, &beta_c, low_state.clone(), options),
+                        &solve_merging(method, p, &beta_c, high_state.clone(), options),
+                    ),
+                    &options.stop.tol,
+                );
+                let tolerance = check.shift.map_or(width.clone(), |s| s.max_of(width));
+                (beta_c, tolerance, check.resolved)
             } else {
-                (geometric_mid(&lo, &hi), (hi.clone() - &lo) / &hi)
+                (geometric_mid(&lo, &hi), (hi.clone() - &lo) / &hi, false)
             };
             // The onset on the low branch: where a new zero-mass cluster first grows,
             // max_q c(q) > 1 away from the branch's own decoders (spec ib §3.1-3.2), by
             // bisection within the bracket ±10% when it changes there.
             let grows = |beta: &T| {
                 let s = on_low(beta);
-                s.clusters.len() > low.clusters.len()
-                    || crate::bifurcation::new_cluster_growth(
-                        method.name(),
-                        p,
-                        beta,
-                        &s.q_t_given_x,
-                        &options.merge.decoder,
-                    )
-                    .is_some_and(|g| g > T::zero())
+                crate::bifurcation::new_cluster_growth(
+                    method.name(),
+                    p,
+                    beta,
+                    &s.q_t_given_x,
+                    &options.merge.decoder,
+                )
+                .is_some_and(|g| g > T::zero())
             };
             let margin = T::from_f64(1.1);
             let (w_lo, w_hi) = (lo.clone() / margin.clone(), hi.clone() * margin);
             let predicted =
                 (!grows(&w_lo) && grows(&w_hi)).then(|| bisect(&w_lo, &w_hi, rel_tol, grows).0);
+            // An unresolved crossing (the high branch collapsed into the low one at the
+            // root, or its lightest cluster has not settled: a cluster being born with
+            // vanishing mass, whose mass converges ever more slowly near its onset) is
+            // located no better than its distance to the onset, where such a cluster is
+            // born (spec ib §3.1): the tolerance then includes |located − predicted|.
+            let tolerance = match (&predicted, root.2) {
+                (Some(onset), false) => root
+                    .1
+                    .clone()
+                    .max_of((root.0.clone() - onset).abs() / &root.0 + rel_tol),
+                _ => root.1.clone(),
+            };
+            let root = (root.0, tolerance);
             (Kind::Nucleation, predicted, root.0, root.1)
         };
         Some(Bifurcation {
@@ -705,6 +745,88 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
     // result does not depend on the number of threads.
     let found: Vec<Option<Bifurcation<T>>> = path.points.par_windows(2).map(at_window).collect();
     found.into_iter().flatten().collect()
+}
+
+/// What re-solving both branches at a located objective crossing says about it.
+struct CrossingCheck<T> {
+    /// The relative shift of the crossing implied by the objectives' errors, if the
+    /// warm pair is a low and a high branch.
+    shift: Option<T>,
+    /// Whether both pairs are a low and a high branch whose masses agree within
+    /// sqrt(tol) (the high branch exists at the root and is settled).
+    resolved: bool,
+}
+
+/// Checks an objective crossing at `beta` with two pairs of solves (`warm` from the
+/// branches' nearest solutions, `cold` from the bracket ends; each (low, high)).
+///
+/// The shift is how much the objective difference Δ = L_high − L_low changes between the
+/// pairs, or its rounding error if that is larger, over the slope:
+/// max(|Δ_warm − Δ_cold|, sqrt(|X||T|)·epsilon·max(1, |L|)) / (β |dΔ/dβ|). The slope is
+/// exact for the warm solutions: with the encoders fixed each objective is affine in β,
+/// L = A(q) − β B(q), and at a fixed point dL/dβ = ∂L/∂β (envelope theorem), so
+/// dΔ/dβ = (Δ(β + h) − Δ(β))/h with the encoders held, for any h. No shift if the warm
+/// pair did not converge with more clusters on the high branch, or the slope vanishes;
+/// the rounding term alone if only the cold pair is not such a pair.
+fn crossing_check<T: Real, B: Bottleneck<T>>(
+    method: &B,
+    p: &Joint<T>,
+    beta: &T,
+    warm: (&Solution<T>, &Solution<T>),
+    cold: (&Solution<T>, &Solution<T>),
+    tol: &T,
+) -> CrossingCheck<T> {
+    let usable = |(l, h): (&Solution<T>, &Solution<T>)| {
+        l.termination == Termination::Converged
+            && h.termination == Termination::Converged
+            && h.clusters.len() > l.clusters.len()
+    };
+    // Cluster masses (heaviest first) agree within sqrt(tol) relative.
+    let same_masses = |a: &Solution<T>, b: &Solution<T>| {
+        let limit = tol.sqrt();
+        a.clusters.len() == b.clusters.len()
+            && a.clusters.iter().zip(&b.clusters).all(|(x, y)| {
+                (x.0.clone() - &y.0).abs() <= limit.clone() * x.0.clone().max_of(y.0.clone())
+            })
+    };
+    let resolved =
+        usable(warm) && usable(cold) && same_masses(warm.0, cold.0) && same_masses(warm.1, cold.1);
+    if !usable(warm) {
+        return CrossingCheck {
+            shift: None,
+            resolved,
+        };
+    }
+    let delta = |(l, h): (&Solution<T>, &Solution<T>)| h.objective.clone() - &l.objective;
+    let objective_at = |s: &Solution<T>, b: &T| {
+        let q = crate::bottleneck::Quantities::of(p, &s.q_t_given_x);
+        method.objective(p, b, &s.q_t_given_x, &q)
+    };
+    let h = beta.clone();
+    let shifted = beta.clone() + &h;
+    let slope = ((objective_at(warm.1, &shifted) - objective_at(warm.1, beta))
+        - (objective_at(warm.0, &shifted) - objective_at(warm.0, beta)))
+        / &h;
+    // Rounding: an objective summed over n = |X|·|T| terms carries an error of about
+    // sqrt(n)·epsilon·max(1, |L|) (a random walk of roundings), which no solve removes.
+    let terms = T::from_u64((p.nx() * warm.1.q_t_given_x.ncols()) as u64);
+    let scale = warm
+        .1
+        .objective
+        .abs()
+        .max_of(warm.0.objective.abs())
+        .max_of(T::one());
+    let rounding = terms.sqrt() * T::epsilon() * scale;
+    let moved = if usable(cold) {
+        (delta(warm) - delta(cold)).abs()
+    } else {
+        T::zero()
+    };
+    let shift = moved.max_of(rounding) / (beta.clone() * slope.abs());
+    CrossingCheck {
+        shift: (slope.is_finite() && !slope.is_zero() && shift.is_finite()).then_some(shift),
+        resolved,
+    }
 }
 
 /// The converged solutions of one branch within a located window, as starting points:
