@@ -169,6 +169,7 @@ pub fn solve_merging<T: Real, B: Bottleneck<T>>(
             acceleration: options.stop.acceleration.for_merging(),
             ..options.stop.clone()
         };
+        let start_mass = cluster_marginal(p, &state);
         let mut s = solve(method, p, beta, state, &stop, &options.merge, &mut ());
         used += s.iterations;
         s.iterations = used;
@@ -196,11 +197,80 @@ pub fn solve_merging<T: Real, B: Bottleneck<T>>(
             // Also after convergence: the merged encoder is polished by the next chunk
             // (a step or two), so the result has one column per distinct cluster.
             state = merged_encoder(&s, distinct);
+        } else if let Some(pruned) =
+            prune_vanishing(method, p, beta, &start_mass, &s, &options.stop.tol)
+        {
+            state = pruned;
         } else {
             state = s.q_t_given_x;
             chunk = chunk.saturating_mul(2);
         }
     }
+}
+
+/// The encoder without its vanishing light clusters, or `None` if it has none. Only
+/// once the iteration has nearly settled (the chunk that ended in `end` moved q(t|x) by at
+/// most sqrt(tol) in its last step); then a cluster t is vanishing when it is light,
+/// q(t) < sqrt(tol), and shrinking, both over the chunk (q_end(t) < (1 − sqrt(tol))
+/// q_start(t)) and under one more plain step (q'(t) < (1 − tol) q_end(t)).
+///
+/// A light cluster barely changes the others, so its mass evolves as q'(t) = c·q(t),
+/// with c = Σ_x p(x) e^{−β d(x,t)} / Z(x) the growth factor of spec ib §3.1; c < 1 means
+/// it dies out, but only geometrically: at c = 1 − 2e-5 (the discretised Gaussian near
+/// β = 4) that takes 10^6 steps, during which every step moves q(t|x) by more than tol, so
+/// the iteration does not converge. Its limit is the fixed point without the cluster,
+/// which removing it reaches at once.
+fn prune_vanishing<T: Real, B: Bottleneck<T>>(
+    method: &B,
+    p: &Joint<T>,
+    beta: &T,
+    start_mass: &[T],
+    end: &Solution<T>,
+    tol: &T,
+) -> Option<DMatrix<T>> {
+    let q = &end.q_t_given_x;
+    let (nx, k) = q.shape();
+    if k < 2 || start_mass.len() != k {
+        return None;
+    }
+    let next = method.step(p, beta, q);
+    if next.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let (m0, m1, m2) = (
+        start_mass,
+        cluster_marginal(p, q),
+        cluster_marginal(p, &next),
+    );
+    if end.residual > tol.sqrt() {
+        return None;
+    }
+    let light = tol.sqrt();
+    let over_chunk = T::one() - tol.sqrt();
+    let at_end = T::one() - tol;
+    let vanishing: Vec<bool> = (0..k)
+        .map(|t| {
+            m1[t] > T::zero()
+                && m1[t] < light
+                && m1[t] < m0[t].clone() * &over_chunk
+                && m2[t] < m1[t].clone() * &at_end
+        })
+        .collect();
+    let kept: Vec<usize> = (0..k).filter(|&t| !vanishing[t]).collect();
+    if kept.len() == k || kept.is_empty() {
+        return None;
+    }
+    let mut out = DMatrix::from_fn(nx, kept.len(), |x, c| q[(x, kept[c])].clone());
+    for x in 0..nx {
+        let total = out.row(x).iter().fold(T::zero(), |acc, v| acc + v);
+        if total.is_zero() {
+            return None;
+        }
+        for c in 0..kept.len() {
+            out[(x, c)] /= &total;
+        }
+    }
+    Some(out)
 }
 
 /// The encoder with its unsettled clusters resolved, or `None` if it has none, judged by

@@ -70,8 +70,11 @@ pub enum Acceleration {
     /// α = −‖r‖/‖v‖ (clamped to [−α_max, −1]), ℓ' = ℓ0 − 2αr + α²v,
     /// rows of exp(ℓ') renormalised, then one stabilising step q'' = F(q').
     ///
-    /// The cycle is accepted only if the objective of q'' is no larger than that of q0
-    /// (up to rounding); otherwise the plain iterate q2 = F(F(q0)) is taken. So, like the
+    /// The cycle is accepted only if the objective of q'' is no larger than that of q0,
+    /// and than the lowest objective of any iterate so far, up to a rounding slack of
+    /// 1e3·epsilon·max(1, |L|) (measured against the lowest, so that the slack cannot
+    /// accumulate into a climb where a plain step lowers L by less than it); otherwise
+    /// the plain iterate q2 = F(F(q0)) is taken. So, like the
     /// plain iteration, the objective never increases from one accepted iterate to the
     /// next. α = −1 is the plain double step; α_max starts at 1 and grows fourfold each
     /// time the clamp binds and the cycle is accepted (the package defaults of
@@ -90,7 +93,8 @@ pub enum Acceleration {
     /// the objective, so that entries with q(t|x) ≈ 0, whose logarithms move a lot and
     /// matter little, do not steer it (the normal equations carry a 1e-12 relative ridge).
     /// A candidate is accepted only if the objective of its image F(q_{k+1}) is no larger
-    /// than that of F(q_k) (up to rounding); otherwise the history restarts and 2^r plain
+    /// than the lowest objective of any image so far (up to the rounding slack, as for
+    /// SQUAREM); otherwise the history restarts and 2^r plain
     /// steps follow (r consecutive rejections, r <= 6), since near a saddle (a split that
     /// is slowly taking off) the extrapolation keeps pointing back to it. The history also
     /// restarts when the support of the encoder changes. Like every driver here, the
@@ -487,6 +491,9 @@ fn iterate_squarem<T: Real, B: Bottleneck<T>>(
     let mut alpha_max = T::one();
     let mut i0 = Iterate::of(init);
     let mut f0: Option<T> = None;
+    // The lowest objective of an iterate so far: candidates are measured against it, so
+    // the rounding slack cannot accumulate into a drift upwards.
+    let mut f_floor: Option<T> = None;
     let mut evals = 0usize;
     let mut residual = T::infinity();
     loop {
@@ -537,11 +544,16 @@ fn iterate_squarem<T: Real, B: Bottleneck<T>>(
             let f_base = f0.take().unwrap_or_else(|| objective(&i0));
             let f3 = objective(&i3);
             f0 = Some(f_base.clone());
+            let floor = f_floor
+                .take()
+                .map_or(f_base.clone(), |m| m.min_of(f_base.clone()));
+            f_floor = Some(floor.clone());
             let r3 = max_abs_diff(&i3.q, &ext.q);
-            (f3.is_finite() && f3 <= f_base.clone() + slack(&f_base)).then_some((i3, f3, r3))
+            (f3.is_finite() && f3 <= floor.clone() + slack(&floor)).then_some((i3, f3, r3))
         });
         match accepted {
             Some((i3, f3, r3)) => {
+                f_floor = f_floor.map(|m| m.min_of(f3.clone()));
                 if alpha.as_ref().is_some_and(|a| *a <= -alpha_max.clone()) {
                     alpha_max *= &growth;
                 }
@@ -811,6 +823,9 @@ fn iterate_anderson<T: Real, B: Bottleneck<T>>(
     }
     let mut residual = max_abs_diff(&g.q, &x.q);
     let mut f_g = objective(&g);
+    // The lowest objective of an image so far: candidates are measured against it, so
+    // the rounding slack cannot accumulate into a drift upwards.
+    let mut f_floor = f_g.clone();
     report(observer, evals, &residual, || f_g.clone());
     if residual <= stop.tol {
         return done(g.q, evals, Termination::Converged, residual);
@@ -839,10 +854,11 @@ fn iterate_anderson<T: Real, B: Bottleneck<T>>(
                 return None;
             }
             let fc = objective(&gc);
-            (fc.is_finite() && fc <= f_g.clone() + slack(&f_g)).then_some((c, gc, fc))
+            (fc.is_finite() && fc <= f_floor.clone() + slack(&f_floor)).then_some((c, gc, fc))
         });
         match accepted {
             Some((c, gc, fc)) => {
+                f_floor = f_floor.min_of(fc.clone());
                 rejections = 0;
                 x = c;
                 g = gc;
@@ -861,6 +877,7 @@ fn iterate_anderson<T: Real, B: Bottleneck<T>>(
                 }
                 x = std::mem::replace(&mut g, next);
                 f_g = objective(&g);
+                f_floor = f_floor.min_of(f_g.clone());
             }
         }
         residual = max_abs_diff(&g.q, &x.q);
