@@ -1064,3 +1064,89 @@ pub fn envelope<T: Real>(paths: &[Path<T>]) -> Vec<(usize, usize)> {
     }
     hull.into_iter().map(|h| (h.2, h.3)).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ib::Ib;
+
+    /// The binary-X hysteresis example of spec ib §3.1, whose trivial solution learns at
+    /// 1/eta_KL = 2.558980031697148 (mpmath): a light cluster at the trivial solution
+    /// dies out below that onset and grows above it.
+    fn binary_x() -> Joint<f64> {
+        let labels = |n: usize| (0..n).map(|i| i.to_string()).collect();
+        Joint::normalized(
+            DMatrix::from_row_slice(2, 2, &[0.72, 0.18, 0.01, 0.09]),
+            labels(2),
+            labels(2),
+        )
+        .expect("a joint")
+        .joint
+    }
+
+    /// The trivial encoder with a nucleus of mass ~2e-6 at the rare input's decoder, after
+    /// one chunk of 64 evaluations: (mass at the chunk's start, its end).
+    fn nucleus_chunk(p: &Joint<f64>, beta: f64, stop: &Stop<f64>) -> (Vec<f64>, Solution<f64>) {
+        let decoder = [0.1, 0.9];
+        let weight = |x: usize| {
+            let kl: f64 = (0..2)
+                .map(|y| {
+                    let v = p.p_y_given_x()[(x, y)];
+                    v * (v / decoder[y]).ln()
+                })
+                .sum();
+            1e-5 * (-beta * kl).exp()
+        };
+        let start = DMatrix::from_fn(
+            2,
+            2,
+            |x, t| if t == 1 { weight(x) } else { 1.0 - weight(x) },
+        );
+        let mass = cluster_marginal(p, &start);
+        let chunk = Stop {
+            max_iter: 64,
+            ..stop.clone()
+        };
+        let end = solve(
+            &Ib,
+            p,
+            &beta,
+            start,
+            &chunk,
+            &MergeTol::for_stop(stop),
+            &mut (),
+        );
+        (mass, end)
+    }
+
+    /// The rule agrees with the onset to within 0.2% on either side.
+    #[test]
+    fn a_light_cluster_is_pruned_below_its_onset_and_kept_above() {
+        let p = binary_x();
+        let stop = Stop::default();
+        for (beta, dies) in [(2.5, true), (2.555, true), (2.565, false), (2.65, false)] {
+            let (mass, end) = nucleus_chunk(&p, beta, &stop);
+            // Independently of the pruning rule: the nucleus shrank below the onset (and
+            // is light), and grew above it.
+            assert_eq!(
+                end.q_t[1] < mass[1],
+                dies,
+                "beta {beta}: {mass:?} -> {:?}",
+                end.q_t
+            );
+            assert!(!dies || end.q_t[1] < stop.tol.sqrt());
+            let pruned = prune_vanishing(&Ib, &p, &beta, &mass, &end, &stop.tol);
+            assert_eq!(
+                pruned.is_some(),
+                dies,
+                "beta {beta}: {:?} -> {:?}",
+                mass,
+                end.q_t
+            );
+            if let Some(q) = pruned {
+                assert_eq!(q.ncols(), 1);
+                assert!(q.iter().all(|v| *v == 1.0));
+            }
+        }
+    }
+}

@@ -240,3 +240,62 @@ fn accelerated_drivers_never_climb_above_their_lowest_objective() {
         }
     }
 }
+
+/// Just below the learning onset of the binary-X hysteresis example (1/eta_KL = 2.55898),
+/// a light cluster dies out only geometrically (its growth factor c(q) is just below 1).
+/// The merging solver removes it once the iteration has settled and it keeps shrinking,
+/// and lands on the trivial solution (L = 0 exactly, the optimum below the onset). The
+/// plain iteration gets there in the limit: at tol 1e-10 it stops with the cluster still
+/// at mass 1.5e-9 (each step moves q(t|x) by less than tol), at tol 1e-15 it takes far
+/// more evaluations.
+#[test]
+fn merging_solver_removes_a_cluster_that_dies_out_slowly() {
+    let j = Joint::normalized(
+        DMatrix::from_row_slice(2, 2, &[0.72, 0.18, 0.01, 0.09]),
+        labels(2),
+        labels(2),
+    )
+    .unwrap()
+    .joint;
+    let beta = 2.55;
+    // A nucleus of mass ~1e-5 at the rare input's decoder p(y|x=1).
+    let nucleus = [0.1, 0.9];
+    let weight = |x: usize| {
+        let row = [j.p_y_given_x()[(x, 0)], j.p_y_given_x()[(x, 1)]];
+        let kl: f64 = (0..2).map(|y| row[y] * (row[y] / nucleus[y]).ln()).sum();
+        1e-4 * (-beta * kl).exp()
+    };
+    let start = DMatrix::from_fn(
+        2,
+        2,
+        |x, t| if t == 1 { weight(x) } else { 1.0 - weight(x) },
+    );
+    let stop = Stop::new(400_000, 1e-10);
+    let options = AnnealOptions {
+        merge: MergeTol::for_stop(&stop),
+        stop: stop.clone(),
+        adaptive: false,
+        max_points: 1,
+    };
+    let merged = solve_merging(&Ib, &j, &beta, start.clone(), &options);
+    let plain = solve(
+        &Ib,
+        &j,
+        &beta,
+        start,
+        &Stop::new(400_000, 1e-15).with_acceleration(Acceleration::None),
+        &MergeTol::for_stop(&stop),
+        &mut (),
+    );
+    for s in [&merged, &plain] {
+        assert_eq!(s.termination, Termination::Converged);
+        assert_eq!(s.clusters.len(), 1, "{:?}", s.q_t);
+        assert!(s.objective.abs() < 1e-13, "{}", s.objective);
+    }
+    assert!(
+        merged.iterations * 5 < plain.iterations,
+        "{} vs {}",
+        merged.iterations,
+        plain.iterations
+    );
+}
