@@ -90,14 +90,15 @@ fn main() {
             if std::env::var_os("SWEEP_VERBOSE").is_some() {
                 for s in &path.points {
                     println!(
-                        "  beta {:.4} clusters {} cols {} iterations {} {} residual {:.1e} i_xt {:.6}",
+                        "  beta {:.4} clusters {} cols {} iterations {} {} residual {:.1e} i_xt {:.6} objective {:.15e}",
                         s.beta,
                         s.clusters.len(),
                         s.q_t_given_x.ncols(),
                         s.iterations,
                         s.termination.as_str(),
                         s.residual,
-                        s.i_xt
+                        s.i_xt,
+                        s.objective
                     );
                 }
             }
