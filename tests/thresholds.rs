@@ -9,7 +9,6 @@ use ibex::io::{read_joint, ReadOptions};
 use ibex::scalar::{Mp256, Real};
 use ibex::solve::Init;
 use ibex::Joint;
-use std::time::Instant;
 
 fn example<T: Real>(name: &str) -> Joint<T> {
     let path = format!("{}/data/examples/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -216,45 +215,6 @@ fn dualib_paper_example_constants_at_256_bits_match_mpmath() {
         dual_nucleation_constant(&jmp),
         ETA_DUAL_5X2,
         128.0,
-    );
-}
-
-/// Timings of sdpi_constant (run with `--ignored --nocapture`).
-#[test]
-#[ignore]
-fn sdpi_constant_cost() {
-    fn time<T: Real>(name: &str, j: &Joint<T>) {
-        let t = Instant::now();
-        let s = sdpi_constant(j);
-        let e = t.elapsed();
-        let t2 = Instant::now();
-        let d = dual_nucleation_constant(j);
-        let e2 = t2.elapsed();
-        println!(
-            "{name} {}x{} {} bits: s* {:.3?} ({:?}, {}), eta_dual {:.3?} ({:?}, {})",
-            j.nx(),
-            j.ny(),
-            T::PRECISION_BITS,
-            e,
-            s.method,
-            s.value.to_f64(),
-            e2,
-            d.method,
-            d.value.to_f64()
-        );
-    }
-    time("3x3", &example::<f64>("ib_3x3.csv"));
-    time("3x3", &example::<Mp256>("ib_3x3.csv"));
-    let g = ibex::gen::dirichlet(32, 8, 1, 1.0).unwrap();
-    let dir = std::env::temp_dir().join("ibex_sdpi_cost_32x8.csv");
-    std::fs::write(&dir, g.to_csv("sdpi_constant_cost")).unwrap();
-    let read = |p: &std::path::Path| read_joint::<f64>(p, &ReadOptions::default()).unwrap().joint;
-    time("dirichlet", &read(&dir));
-    time(
-        "dirichlet",
-        &read_joint::<Mp256>(&dir, &ReadOptions::default())
-            .unwrap()
-            .joint,
     );
 }
 
