@@ -197,8 +197,12 @@ pub fn solve_merging<T: Real, B: Bottleneck<T>>(
             // Also after convergence: the merged encoder is polished by the next chunk
             // (a step or two), so the result has one column per distinct cluster.
             state = merged_encoder(&s, distinct);
-        } else if let Some(pruned) =
-            prune_vanishing(method, p, beta, &start_mass, &s, &options.stop.tol)
+        } else if let Some(pruned) = (s.residual <= options.stop.tol.sqrt())
+            .then(|| {
+                used += 1;
+                prune_vanishing(method, p, beta, &start_mass, &s, &options.stop.tol)
+            })
+            .flatten()
         {
             state = pruned;
         } else {
@@ -233,6 +237,9 @@ fn prune_vanishing<T: Real, B: Bottleneck<T>>(
     if k < 2 || start_mass.len() != k {
         return None;
     }
+    if end.residual > tol.sqrt() {
+        return None;
+    }
     let next = method.step(p, beta, q);
     if next.iter().any(|v| !v.is_finite()) {
         return None;
@@ -242,9 +249,6 @@ fn prune_vanishing<T: Real, B: Bottleneck<T>>(
         cluster_marginal(p, q),
         cluster_marginal(p, &next),
     );
-    if end.residual > tol.sqrt() {
-        return None;
-    }
     let light = tol.sqrt();
     let over_chunk = T::one() - tol.sqrt();
     let at_end = T::one() - tol;
