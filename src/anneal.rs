@@ -264,17 +264,24 @@ fn prune_vanishing<T: Real, B: Bottleneck<T>>(
     if kept.len() == k || kept.is_empty() {
         return None;
     }
-    let mut out = DMatrix::from_fn(nx, kept.len(), |x, c| q[(x, kept[c])].clone());
-    for x in 0..nx {
-        let total = out.row(x).iter().fold(T::zero(), |acc, v| acc + v);
+    rows_renormalized(DMatrix::from_fn(nx, kept.len(), |x, c| {
+        q[(x, kept[c])].clone()
+    }))
+}
+
+/// `m` with every row divided by its sum; `None` if a row sums to zero (a row whose
+/// clusters were all removed).
+fn rows_renormalized<T: Real>(mut m: DMatrix<T>) -> Option<DMatrix<T>> {
+    for x in 0..m.nrows() {
+        let total = m.row(x).iter().fold(T::zero(), |acc, v| acc + v);
         if total.is_zero() {
             return None;
         }
-        for c in 0..kept.len() {
-            out[(x, c)] /= &total;
+        for c in 0..m.ncols() {
+            m[(x, c)] /= &total;
         }
     }
-    Some(out)
+    Some(m)
 }
 
 /// The encoder with its unsettled clusters resolved, or `None` if it has none, judged by
@@ -358,16 +365,7 @@ fn settle<T: Real, B: Bottleneck<T>>(
             out[(x, c)] += &q_t_given_x[(x, t)];
         }
     }
-    for x in 0..nx {
-        let total = out.row(x).iter().fold(T::zero(), |acc, v| acc + v);
-        if total.is_zero() {
-            return None;
-        }
-        for c in 0..roots.len() {
-            out[(x, c)] /= &total;
-        }
-    }
-    Some(out)
+    rows_renormalized(out)
 }
 
 /// Whether two neighbouring points are too far apart (see the module docs).
