@@ -31,7 +31,7 @@ use crate::bottleneck::{cluster_marginal, Bottleneck};
 use crate::dist::Joint;
 use crate::info::{h_x, mutual_information};
 use crate::scalar::Real;
-use crate::solve::{solve, Init, MergeTol, Solution, Stop, Termination};
+use crate::solve::{normalize_rows, solve, Init, MergeTol, Solution, Stop, Termination};
 
 /// Which way the continuation runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -197,13 +197,15 @@ pub fn solve_merging<T: Real, B: Bottleneck<T>>(
             // Also after convergence: the merged encoder is polished by the next chunk
             // (a step or two), so the result has one column per distinct cluster.
             state = merged_encoder(&s, distinct);
-        } else if let Some(pruned) = (s.residual <= options.stop.tol.sqrt())
-            .then(|| {
-                used += 1;
-                prune_vanishing(method, p, beta, &start_mass, &s, &options.stop.tol)
-            })
-            .flatten()
-        {
+        } else if let Some(pruned) = prune_vanishing(
+            method,
+            p,
+            beta,
+            &start_mass,
+            &s,
+            &options.stop.tol,
+            &mut used,
+        ) {
             state = pruned;
         } else {
             state = s.q_t_given_x;
@@ -216,7 +218,8 @@ pub fn solve_merging<T: Real, B: Bottleneck<T>>(
 /// once the iteration has nearly settled (the chunk that ended in `end` moved q(t|x) by at
 /// most sqrt(tol) in its last step); then a cluster t is vanishing when it is light,
 /// q(t) < sqrt(tol), and shrinking, both over the chunk (q_end(t) < (1 − sqrt(tol))
-/// q_start(t)) and under one more plain step (q'(t) < (1 − tol) q_end(t)).
+/// q_start(t)) and under one more plain step (q'(t) < (1 − tol) q_end(t)); that step is
+/// counted in `evaluations`.
 ///
 /// A light cluster barely changes the others, so its mass evolves as q'(t) = c·q(t),
 /// with c = Σ_x p(x) e^{−β d(x,t)} / Z(x) the growth factor of spec ib §3.1; c < 1 means
@@ -231,16 +234,15 @@ fn prune_vanishing<T: Real, B: Bottleneck<T>>(
     start_mass: &[T],
     end: &Solution<T>,
     tol: &T,
+    evaluations: &mut usize,
 ) -> Option<DMatrix<T>> {
     let q = &end.q_t_given_x;
     let (nx, k) = q.shape();
-    if k < 2 || start_mass.len() != k {
-        return None;
-    }
-    if end.residual > tol.sqrt() {
+    if k < 2 || start_mass.len() != k || end.residual > tol.sqrt() {
         return None;
     }
     let next = method.step(p, beta, q);
+    *evaluations += 1;
     if next.iter().any(|v| !v.is_finite()) {
         return None;
     }
@@ -269,18 +271,14 @@ fn prune_vanishing<T: Real, B: Bottleneck<T>>(
     }))
 }
 
-/// `m` with every row divided by its sum; `None` if a row sums to zero (a row whose
-/// clusters were all removed).
+/// `m` with every row divided by its sum ([`normalize_rows`]); `None` if a row sums to
+/// zero (a row whose clusters were all removed).
 fn rows_renormalized<T: Real>(mut m: DMatrix<T>) -> Option<DMatrix<T>> {
-    for x in 0..m.nrows() {
-        let total = m.row(x).iter().fold(T::zero(), |acc, v| acc + v);
-        if total.is_zero() {
-            return None;
-        }
-        for c in 0..m.ncols() {
-            m[(x, c)] /= &total;
-        }
+    let empty_row = (0..m.nrows()).any(|x| m.row(x).iter().all(|v| v.is_zero()));
+    if empty_row {
+        return None;
     }
+    normalize_rows(&mut m);
     Some(m)
 }
 
@@ -791,15 +789,14 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
             // vanishing mass, whose mass converges ever more slowly near its onset) is
             // located no better than its distance to the onset, where such a cluster is
             // born (spec ib §3.1): the tolerance then includes |located − predicted|.
-            let tolerance = match (&predicted, root.2) {
-                (Some(onset), false) => root
-                    .1
-                    .clone()
-                    .max_of((root.0.clone() - onset).abs() / &root.0 + rel_tol),
-                _ => root.1.clone(),
+            let (located, tolerance, resolved) = root;
+            let tolerance = match (&predicted, resolved) {
+                (Some(onset), false) => {
+                    tolerance.max_of((located.clone() - onset).abs() / &located + rel_tol)
+                }
+                _ => tolerance,
             };
-            let root = (root.0, tolerance);
-            (Kind::Nucleation, predicted, root.0, root.1)
+            (Kind::Nucleation, predicted, located, tolerance)
         };
         Some(Bifurcation {
             kind,
@@ -861,9 +858,10 @@ fn crossing_check<T: Real, B: Bottleneck<T>>(
                 (x.0.clone() - &y.0).abs() <= limit.clone() * x.0.clone().max_of(y.0.clone())
             })
     };
+    let (warm_usable, cold_usable) = (usable(warm), usable(cold));
     let resolved =
-        usable(warm) && usable(cold) && same_masses(warm.0, cold.0) && same_masses(warm.1, cold.1);
-    if !usable(warm) {
+        warm_usable && cold_usable && same_masses(warm.0, cold.0) && same_masses(warm.1, cold.1);
+    if !warm_usable {
         return CrossingCheck {
             shift: None,
             resolved,
@@ -889,7 +887,7 @@ fn crossing_check<T: Real, B: Bottleneck<T>>(
         .max_of(warm.0.objective.abs())
         .max_of(T::one());
     let rounding = terms.sqrt() * T::epsilon() * scale;
-    let moved = if usable(cold) {
+    let moved = if cold_usable {
         (delta(warm) - delta(cold)).abs()
     } else {
         T::zero()
@@ -1137,7 +1135,7 @@ mod tests {
                 end.q_t
             );
             assert!(!dies || end.q_t[1] < stop.tol.sqrt());
-            let pruned = prune_vanishing(&Ib, &p, &beta, &mass, &end, &stop.tol);
+            let pruned = prune_vanishing(&Ib, &p, &beta, &mass, &end, &stop.tol, &mut 0);
             assert_eq!(
                 pruned.is_some(),
                 dies,
