@@ -104,30 +104,21 @@ pub fn merged_encoder<T: Real>(s: &Solution<T>, k: usize) -> DMatrix<T> {
     out
 }
 
-/// The encoder with zero columns appended up to `k` columns.
-fn widen<T: Real>(enc: &DMatrix<T>, k: usize) -> DMatrix<T> {
-    let (nx, n) = enc.shape();
-    DMatrix::from_fn(nx, k.max(n), |x, t| {
-        if t < n {
-            enc[(x, t)].clone()
-        } else {
-            T::zero()
-        }
-    })
-}
-
-/// Duplicates every live column into a free column: the two copies share the mass with a
-/// deterministic relative nudge ±1e-3·s(x), s(x) in [−1, 1].
-fn duplicate<T: Real>(enc: &DMatrix<T>) -> DMatrix<T> {
+/// Appends a copy of every selected column (`selected[t]`, one flag per column of `enc`):
+/// the two copies share the column's mass with a deterministic relative nudge
+/// ±1e-3·s(x), s(x) in [−1, 1] pseudo-random. Returns the widened encoder and the pairs
+/// (column, its copy).
+fn duplicate<T: Real>(enc: &DMatrix<T>, selected: &[bool]) -> (DMatrix<T>, Vec<(usize, usize)>) {
     let (nx, k) = enc.shape();
-    let live: Vec<usize> = (0..k)
-        .filter(|&t| enc.column(t).iter().any(|v| !v.is_zero()))
+    let chosen: Vec<usize> = (0..k).filter(|&t| selected[t]).collect();
+    let pairs: Vec<(usize, usize)> = chosen
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| (t, k + i))
         .collect();
-    let mut out = enc.clone();
-    let mut free = (0..k).filter(|t| !live.contains(t));
+    let mut out = enc.clone().resize_horizontally(k + chosen.len(), T::zero());
     let half = T::from_f64(0.5);
-    for &t in &live {
-        let Some(f) = free.next() else { break };
+    for &(t, f) in &pairs {
         for x in 0..nx {
             let s =
                 ((x as u64 * 2_654_435_761 + t as u64 * 40_503 + 17) % 2001) as f64 / 1000.0 - 1.0;
@@ -137,7 +128,7 @@ fn duplicate<T: Real>(enc: &DMatrix<T>) -> DMatrix<T> {
             out[(x, f)] = v * (T::one() - nudge);
         }
     }
-    out
+    (out, pairs)
 }
 
 /// Solves from `start`, merging coinciding clusters as the iteration goes: the run is cut
@@ -366,6 +357,183 @@ fn settle<T: Real, B: Bottleneck<T>>(
     rows_renormalized(out)
 }
 
+/// The state a continuation carries on from a solution: one column per distinct cluster
+/// (merged duplicates, no empty columns), so that a step costs O(|X||Y| live) rather than
+/// O(|X||Y||X|).
+fn branch_state<T: Real>(s: &Solution<T>) -> DMatrix<T> {
+    merged_encoder(s, s.clusters.len().max(1))
+}
+
+/// One β of an independent sweep: from T = X (clusters only merge, so that start merges as
+/// it goes, [`solve_merging`]) and from the single cluster (a fixed point, one step); the
+/// lower objective wins, the identity start on ties.
+fn solve_independent<T: Real, B: Bottleneck<T>>(
+    method: &B,
+    p: &Joint<T>,
+    beta: &T,
+    options: &AnnealOptions<T>,
+) -> Solution<T> {
+    let identity = Init::<T>::Identity
+        .encoder(p.nx(), p.nx())
+        .expect("identity start");
+    let from_identity = solve_merging(method, p, beta, identity, options);
+    let single = Init::<T>::SingleCluster
+        .encoder(p.nx(), 1)
+        .expect("single start");
+    let from_single = solve(
+        method,
+        p,
+        beta,
+        single,
+        &options.stop,
+        &options.merge,
+        &mut (),
+    );
+    if from_single.objective < from_identity.objective {
+        from_single
+    } else {
+        from_identity
+    }
+}
+
+/// One step of a sweep in `direction`: the solution at `beta` continued from `state` (a
+/// [`branch_state`] of the neighbouring point the sweep came from). Going up, every live
+/// cluster gets one free column to split into ([`duplicate`]); going down, clusters only
+/// merge ([`solve_merging`]); the independent mode ignores `state`
+/// ([`solve_independent`]).
+fn continue_branch<T: Real, B: Bottleneck<T>>(
+    method: &B,
+    p: &Joint<T>,
+    beta: &T,
+    state: &DMatrix<T>,
+    direction: Direction,
+    options: &AnnealOptions<T>,
+) -> Solution<T> {
+    match direction {
+        Direction::Up => solve_splitting(method, p, beta, state, options),
+        Direction::Down => solve_merging(method, p, beta, state.clone(), options),
+        Direction::Independent => solve_independent(method, p, beta, options),
+    }
+}
+
+/// The largest difference max_y |q(y|t) − q(y|u)| of the decoders of each pair (t, u) of
+/// columns of `q` (+inf where either is dead).
+fn pair_distances<T: Real, B: Bottleneck<T>>(
+    method: &B,
+    p: &Joint<T>,
+    q: &DMatrix<T>,
+    pairs: &[(usize, usize)],
+) -> Vec<T> {
+    let dec = method.decoder(p, q, &cluster_marginal(p, q));
+    pairs
+        .iter()
+        .map(|&(t, u)| {
+            if !(dec.live[t] && dec.live[u]) {
+                return T::infinity();
+            }
+            (0..p.ny()).fold(T::zero(), |acc, y| {
+                acc.max_of((dec.q_y_given_t[(t, y)].clone() - &dec.q_y_given_t[(u, y)]).abs())
+            })
+        })
+        .collect()
+}
+
+/// How many map evaluations an intermediate round of [`solve_splitting`] runs before the
+/// twins are judged.
+const SPLIT_ROUND: usize = 24;
+
+/// How far (relative to where they started) twins must have moved apart before an
+/// intermediate round of [`solve_splitting`] counts them as split.
+const SPLIT_TAKEOFF: f64 = 10.0;
+
+/// Solves from `state` (one column per cluster) going up in β: every cluster gets a copy
+/// ([`duplicate`]; spec ib pitfall 4: a cluster without one cannot split), and the copies
+/// of a cluster that is unstable at β move apart while the others fall back together.
+///
+/// A cluster that split may split again at the same β (a coarse grid crosses several
+/// transitions at once), so the iteration goes in rounds of [`SPLIT_ROUND`] evaluations.
+/// After a round, twins whose decoders moved apart to [`SPLIT_TAKEOFF`] times their
+/// distance at birth (and beyond the merging tolerance) count as split, and each half
+/// gets a copy of its own for the next round; all other columns carry on as they are.
+/// When a round sees no split, the iteration runs to convergence, and twins that are then
+/// distinct clusters of the fixed point have split too (their halves get copies and the
+/// rounds go on); otherwise that fixed point is the result, its coinciding twins merged
+/// as in every count of clusters.
+///
+/// Why a takeoff of tenfold and not merely "moving apart": the halves of a split in its
+/// linear regime (near a threshold, where twins move apart by a factor β·λ_2 ≈ 1 per
+/// step) are as unstable as the cluster they came from, so their own copies move apart
+/// too. Counted at once, every generation of copies would split again, without end (on
+/// the 3x3 example at β 0.4% above a split: 120,000 columns after 32 rounds). Each
+/// generation must now grow tenfold along a mode whose whole growth, from the 1e-3
+/// nudge to a finite split, is bounded, so there are a few generations at most. The
+/// result reports the total evaluations; the iteration cap is the whole run's.
+fn solve_splitting<T: Real, B: Bottleneck<T>>(
+    method: &B,
+    p: &Joint<T>,
+    beta: &T,
+    state: &DMatrix<T>,
+    options: &AnnealOptions<T>,
+) -> Solution<T> {
+    let mut used = 0usize;
+    let (mut current, mut pairs) = duplicate(state, &vec![true; state.ncols()]);
+    // Each pair's decoder distance when its copy was made.
+    let mut born = pair_distances(method, p, &current, &pairs);
+    let mut converging = false;
+    let takeoff = T::from_f64(SPLIT_TAKEOFF);
+    loop {
+        let remaining = options.stop.max_iter.saturating_sub(used);
+        let max_iter = if converging {
+            remaining
+        } else {
+            SPLIT_ROUND.min(remaining)
+        };
+        let stop = Stop {
+            max_iter: max_iter.max(1),
+            ..options.stop.clone()
+        };
+        let mut s = solve(method, p, beta, current, &stop, &options.merge, &mut ());
+        used += s.iterations;
+        s.iterations = used;
+        if s.termination == Termination::NonFinite || used >= options.stop.max_iter {
+            return s;
+        }
+        let now = pair_distances(method, p, &s.q_t_given_x, &pairs);
+        let split: Vec<bool> = now
+            .iter()
+            .zip(&born)
+            .map(|(d, d0)| {
+                d.is_finite()
+                    && *d > options.merge.decoder
+                    && (converging || *d > takeoff.clone() * d0)
+            })
+            .collect();
+        let any_split = split.contains(&true);
+        if converging && s.termination == Termination::Converged && !any_split {
+            return s;
+        }
+        // Copies for both halves of every split; every column carried on.
+        let mut selected = vec![false; s.q_t_given_x.ncols()];
+        let (mut kept, mut kept_born) = (Vec::new(), Vec::new());
+        for ((&(t, u), d0), &moved) in pairs.iter().zip(&born).zip(&split) {
+            if moved {
+                selected[t] = true;
+                selected[u] = true;
+            } else {
+                kept.push((t, u));
+                kept_born.push(d0.clone());
+            }
+        }
+        let (next, new_pairs) = duplicate(&s.q_t_given_x, &selected);
+        kept_born.extend(pair_distances(method, p, &next, &new_pairs));
+        kept.extend(new_pairs);
+        current = next;
+        pairs = kept;
+        born = kept_born;
+        converging = !any_split;
+    }
+}
+
 /// Whether two neighbouring points are too far apart (see the module docs).
 fn needs_refinement<T: Real>(a: &Solution<T>, b: &Solution<T>, h_x: &T, i_xy: &T) -> bool {
     let frac = T::from_f64(0.05);
@@ -403,25 +571,7 @@ pub fn anneal<T: Real, B: Bottleneck<T>>(
     let k = p.nx();
     let mut points = match direction {
         Direction::Independent => {
-            // From T = X clusters only merge, so that start merges as it goes
-            // ([`solve_merging`]); the single-cluster start is a fixed point (one step).
-            // The lower objective wins, the identity start on ties.
-            let solve_at = |b: &T| {
-                let identity = Init::<T>::Identity
-                    .encoder(p.nx(), k)
-                    .expect("identity start");
-                let from_identity = solve_merging(method, p, b, identity, options);
-                let single = Init::<T>::SingleCluster
-                    .encoder(p.nx(), 1)
-                    .expect("single start");
-                let from_single =
-                    solve(method, p, b, single, &options.stop, &options.merge, &mut ());
-                if from_single.objective < from_identity.objective {
-                    from_single
-                } else {
-                    from_identity
-                }
-            };
+            let solve_at = |b: &T| solve_independent(method, p, b, options);
             let mut points: Vec<Solution<T>> = grid.par_iter().map(solve_at).collect();
             progress(points.len());
             while options.adaptive && points.len() < options.max_points {
@@ -465,20 +615,7 @@ pub fn anneal<T: Real, B: Bottleneck<T>>(
             };
             let mut points: Vec<Solution<T>> = Vec::new();
             while let Some(b) = queue.pop_front() {
-                // Only live clusters are carried (merged duplicates, no empty columns), so a
-                // step costs O(|X||Y| live) rather than O(|X||Y||X|); going up, each live
-                // cluster gets one free column to split into.
-                let start = if up {
-                    let live = state.ncols();
-                    duplicate(&widen(&state, (2 * live).min(k)))
-                } else {
-                    state.clone()
-                };
-                let s = if up {
-                    solve(method, p, &b, start, &options.stop, &options.merge, &mut ())
-                } else {
-                    solve_merging(method, p, &b, start, options)
-                };
+                let s = continue_branch(method, p, &b, &state, direction, options);
                 if let Some(prev) = points.last() {
                     let (lo, hi) = if up {
                         (&prev.beta, &b)
@@ -495,7 +632,7 @@ pub fn anneal<T: Real, B: Bottleneck<T>>(
                         continue;
                     }
                 }
-                state = merged_encoder(&s, s.clusters.len().max(1));
+                state = branch_state(&s);
                 points.push(s);
                 progress(points.len());
             }
@@ -812,8 +949,79 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
     };
     // Windows are independent and each is sequential: in parallel, in path order, so the
     // result does not depend on the number of threads.
-    let found: Vec<Option<Bifurcation<T>>> = path.points.par_windows(2).map(at_window).collect();
+    let points = resolve_cascades(method, p, path, options);
+    let found: Vec<Option<Bifurcation<T>>> = points.par_windows(2).map(at_window).collect();
     found.into_iter().flatten().collect()
+}
+
+/// Relative width in β below which a bracket whose cluster count changes by more than one
+/// is no longer split by [`resolve_cascades`]: changes closer than this are reported as
+/// one (e.g. a symmetric 2 → 4 split, which is one event).
+const CASCADE_RESOLUTION: f64 = 1e-9;
+
+/// The path's points with more points inserted, by continuing the path's own branch, into
+/// every bracket where the cluster count changes, as the adaptive grid does ([`anneal`]):
+/// until the bracket's β ratio is at most 1.001 and it holds a change of one cluster, or,
+/// for a larger change, until it is narrower than [`CASCADE_RESOLUTION`].
+///
+/// A coarse grid (an explicit `--betas` list) can bracket several transitions, e.g. the
+/// IB of the dual-IB paper example going down from 5 clusters at β = 64 to 2 at β = 8
+/// loses clusters at 44.6, 28.0 and 12.7 (the last first-order); located as one window,
+/// only one of them would be found, and the others misread. A wide bracket also misreads
+/// a single change: the branch with fewer clusters may reach its own linear instability
+/// inside it although the path changed earlier, by a first-order jump (the 2 → 3 change
+/// of the same example, at 12.74, would be reported as the linear split at 13.36 of the
+/// 2-cluster branch). [`locate`] searches for the linear crossing within 3% of the
+/// bracket, so the bracket must be narrow. Inserted points are solved as
+/// the sweep would have solved them (geometric midpoints, each continued from its
+/// neighbour on the side the sweep comes from: below going up, above going down; on its
+/// own in the independent mode), so the refined path is the path on a finer grid.
+/// Brackets are refined in parallel, each sequentially, in path order.
+fn resolve_cascades<T: Real, B: Bottleneck<T>>(
+    method: &B,
+    p: &Joint<T>,
+    path: &Path<T>,
+    options: &AnnealOptions<T>,
+) -> Vec<Solution<T>> {
+    let resolution = T::from_f64(CASCADE_RESOLUTION);
+    let direction = path.direction;
+    // The points strictly inside (a, b), in increasing β.
+    fn inside<T: Real, F: Fn(&Solution<T>, &Solution<T>) -> Solution<T>>(
+        a: &Solution<T>,
+        b: &Solution<T>,
+        resolution: &T,
+        solve_between: &F,
+    ) -> Vec<Solution<T>> {
+        let jump = a.clusters.len().abs_diff(b.clusters.len());
+        let width = (b.beta.clone() - &a.beta) / &b.beta;
+        if jump == 0 || (jump == 1 && !far_enough(&a.beta, &b.beta)) || width <= *resolution {
+            return Vec::new();
+        }
+        let mid = solve_between(a, b);
+        let mut out = inside(a, &mid, resolution, solve_between);
+        let right = inside(&mid, b, resolution, solve_between);
+        out.push(mid);
+        out.extend(right);
+        out
+    }
+    let solve_between = |a: &Solution<T>, b: &Solution<T>| {
+        let from = if direction == Direction::Up { a } else { b };
+        let beta = geometric_mid(&a.beta, &b.beta);
+        continue_branch(method, p, &beta, &branch_state(from), direction, options)
+    };
+    let inserted: Vec<Vec<Solution<T>>> = path
+        .points
+        .par_windows(2)
+        .map(|w| inside(&w[0], &w[1], &resolution, &solve_between))
+        .collect();
+    let mut points = Vec::with_capacity(path.points.len());
+    for (i, point) in path.points.iter().enumerate() {
+        points.push(point.clone());
+        if let Some(more) = inserted.get(i) {
+            points.extend(more.iter().cloned());
+        }
+    }
+    points
 }
 
 /// What re-solving both branches at a located objective crossing says about it.

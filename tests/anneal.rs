@@ -579,3 +579,108 @@ fn objective_crossing_tolerance_covers_the_256_bit_location() {
         "{predicted} vs {exact}"
     );
 }
+
+#[test]
+fn up_sweeps_split_every_unstable_cluster_even_across_a_wide_step() {
+    // The IB of the dual-IB paper example has 3 clusters at beta = 22.6 and 4 from 27.97 on
+    // (linear split; no hysteresis there: the down sweep agrees). Going up in one step to
+    // 30.2 must split the unstable cluster. Before every cluster got a copy of its own
+    // (copies were capped at |X| = 5 columns, so one of the 3 clusters had none), the up
+    // sweep stopped at the 3-cluster saddle, 1.4e-3 nats above the optimum. The check of
+    // stability is independent of the iteration: beta * lambda_2(C_t) < 1 for every
+    // cluster (spec ib §3.2), from the singular values of B_t.
+    use ibex::anneal::merged_encoder;
+    use ibex::bifurcation::ib_split_eigenvalues;
+    let text = std::fs::read_to_string(common::example("dualib_5x2.csv")).unwrap();
+    let j = example::<f64>(&text);
+    let opts = options::<f64>(false);
+    let up = anneal(
+        &Ib,
+        &j,
+        &[1.0, 8.0, 22.627, 30.2, 64.0],
+        Direction::Up,
+        &opts,
+        &|_| {},
+    );
+    let down = anneal(
+        &Ib,
+        &j,
+        &[30.2, 64.0, 128.0],
+        Direction::Down,
+        &opts,
+        &|_| {},
+    );
+    let counts: Vec<usize> = up.points.iter().map(|s| s.clusters.len()).collect();
+    // 64 is beyond the 4 -> 5 split at 44.57: reached in one step from 4 clusters and also
+    // from 2 (below), which a single doubling of the clusters could not do.
+    assert_eq!(counts, vec![1, 2, 3, 4, 5]);
+    let (u, d) = (&up.points[3], &down.points[0]);
+    assert!(
+        (u.objective - d.objective).abs() < 1e-9,
+        "{} vs {}",
+        u.objective,
+        d.objective
+    );
+    for s in &up.points {
+        let q = merged_encoder(s, s.clusters.len());
+        let worst = ib_split_eigenvalues(&j, &q)
+            .into_iter()
+            .flatten()
+            .fold(0.0f64, f64::max);
+        assert!(
+            s.beta * worst < 1.0,
+            "beta {}: beta * lambda_2 = {}",
+            s.beta,
+            s.beta * worst
+        );
+    }
+    let wide = anneal(&Ib, &j, &[8.0, 64.0], Direction::Up, &opts, &|_| {});
+    assert_eq!(wide.points[1].clusters.len(), 5);
+}
+
+#[test]
+fn a_coarse_explicit_grid_finds_every_change_the_adaptive_grid_finds() {
+    // Each bracket of [1, 8, 64] holds several transitions of the IB on the dual-IB paper
+    // example (going down: 5 -> 4 at 44.57, 4 -> 3 at 27.97, 3 -> 2 at 12.74 (first order),
+    // 2 -> 1 at 4.365). Located as one window per bracket, one transition was found and
+    // misread (a "2 -> 5" linear split at 13.36, the 2-cluster branch's own instability,
+    // which the path never reaches going down). Truths: the same transitions located on
+    // the adaptive grid, and the reverse annealing of the spec (the authors' 1000-point
+    // grid; spec ib §3.6 table: 44.31, 27.83, 12.71, 4.350, lagging by up to 0.6%).
+    let text = std::fs::read_to_string(common::example("dualib_5x2.csv")).unwrap();
+    let j = example::<f64>(&text);
+    let find = |betas: &[f64], adaptive: bool, direction: Direction| {
+        let opts = options::<f64>(adaptive);
+        let path = anneal(&Ib, &j, betas, direction, &opts, &|_| {});
+        locate(&Ib, &j, &path, &opts, &1e-10)
+    };
+    for direction in [Direction::Down, Direction::Up, Direction::Independent] {
+        let fine = find(&log_grid(1.0, 64.0, 25), true, direction);
+        let coarse = find(&[1.0, 8.0, 64.0], false, direction);
+        let changes = |b: &[ibex::anneal::Bifurcation<f64>]| {
+            b.iter()
+                .map(|b| (b.kind, b.clusters_before, b.clusters_after))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(changes(&coarse), changes(&fine), "{direction:?}");
+        assert_eq!(coarse.len(), 4, "{direction:?}: {coarse:?}");
+        for (c, f) in coarse.iter().zip(&fine) {
+            let off = ((c.beta_located - f.beta_located) / f.beta_located).abs();
+            assert!(
+                off <= c.tolerance + f.tolerance + 1e-12,
+                "{direction:?}: {} vs {} ({off:e} apart)",
+                c.beta_located,
+                f.beta_located
+            );
+        }
+        if direction == Direction::Down {
+            for (b, spec) in coarse.iter().zip([4.350, 12.71, 27.83, 44.31]) {
+                assert!(
+                    b.beta_located >= spec && b.beta_located < 1.006 * spec,
+                    "{} vs the spec's {spec}",
+                    b.beta_located
+                );
+            }
+        }
+    }
+}
