@@ -397,10 +397,9 @@ fn solve_independent<T: Real, B: Bottleneck<T>>(
 }
 
 /// One step of a sweep in `direction`: the solution at `beta` continued from `state` (a
-/// [`branch_state`] of the neighbouring point the sweep came from). Going up, every live
-/// cluster gets one free column to split into ([`duplicate`]); going down, clusters only
-/// merge ([`solve_merging`]); the independent mode ignores `state`
-/// ([`solve_independent`]).
+/// [`branch_state`] of the neighbouring point the sweep came from). Going up, clusters
+/// split ([`solve_splitting`]); going down, they only merge ([`solve_merging`]); the
+/// independent mode ignores `state` ([`solve_independent`]).
 fn continue_branch<T: Real, B: Bottleneck<T>>(
     method: &B,
     p: &Joint<T>,
@@ -478,7 +477,10 @@ fn solve_splitting<T: Real, B: Bottleneck<T>>(
     options: &AnnealOptions<T>,
 ) -> Solution<T> {
     let mut used = 0usize;
-    let (mut current, mut pairs) = duplicate(state, &vec![true; state.ncols()]);
+    let live: Vec<bool> = (0..state.ncols())
+        .map(|t| state.column(t).iter().any(|v| !v.is_zero()))
+        .collect();
+    let (mut current, mut pairs) = duplicate(state, &live);
     // Each pair's decoder distance when its copy was made.
     let mut born = pair_distances(method, p, &current, &pairs);
     let mut converging = false;
@@ -608,7 +610,7 @@ pub fn anneal<T: Real, B: Bottleneck<T>>(
             };
             let mut state = if up {
                 Init::<T>::SingleCluster
-                    .encoder(p.nx(), k)
+                    .encoder(p.nx(), 1)
                     .expect("single start")
             } else {
                 Init::<T>::Identity
