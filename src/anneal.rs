@@ -826,10 +826,23 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
         let mut linear = true;
         if trivial_low {
             // From the trivial solution λ_2 does not move with β: the split is linear only
-            // if the bracket contains 1/λ_2 itself; otherwise it is the onset below.
-            linear = predicted_linear.as_ref().is_some_and(|b| {
-                *b >= lo.clone() / step.clone() && *b <= hi.clone() * step.clone()
-            });
+            // if the bracket contains 1/λ_2 itself (within 1%, for the lag of a sweep);
+            // otherwise it is the onset below. A first-order onset 1/s* inside the bracket
+            // itself wins: going down, the branch with a cluster more lives on below
+            // 1/λ_2 and leaves at the onset (on the 3x3 example the down path keeps 2
+            // clusters at 2.1300 and has 1 at 2.1280: 1/s* = 2.12943, and 1/ρ_m² =
+            // 2.14731 lies within 1% of that bracket too).
+            let onset_inside = onset
+                .get_or_init(|| trivial_onset_constant(method.name(), p))
+                .as_ref()
+                .is_some_and(|sup| {
+                    let b = T::one() / sup.value.clone();
+                    sup.method != SupremumMethod::LocalLimit && b >= lo && b <= hi
+                });
+            linear = !onset_inside
+                && predicted_linear.as_ref().is_some_and(|b| {
+                    *b >= lo.clone() / step.clone() && *b <= hi.clone() * step.clone()
+                });
         }
         let mut k = 0;
         while linear && !negative(&g_lo_beta) {
