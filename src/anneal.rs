@@ -27,7 +27,7 @@ use crate::bifurcation::{
     dual_nucleation_constant, dual_split_eigenvalues, ib_split_eigenvalues, sdpi_constant,
     Supremum, SupremumMethod,
 };
-use crate::bottleneck::{cluster_marginal, Bottleneck};
+use crate::bottleneck::{cluster_marginal, Bottleneck, Decoder};
 use crate::dist::Joint;
 use crate::info::{h_x, mutual_information};
 use crate::scalar::Real;
@@ -314,11 +314,6 @@ fn settle<T: Real, B: Bottleneck<T>>(
         method.decoder(p, q_t_given_x, &mass),
         method.decoder(p, &next, &mass_next),
     );
-    let distance = |d: &crate::bottleneck::Decoder<T>, t: usize, u: usize| {
-        (0..p.ny()).fold(T::zero(), |acc, y| {
-            acc.max_of((d.q_y_given_t[(t, y)].clone() - &d.q_y_given_t[(u, y)]).abs())
-        })
-    };
     // Groups of coalescing clusters (union-find over the pairs), vanishing ones left out.
     let mut group: Vec<usize> = (0..k).collect();
     fn root(group: &mut [usize], t: usize) -> usize {
@@ -332,7 +327,10 @@ fn settle<T: Real, B: Bottleneck<T>>(
     let alive = |t: usize| !vanishing[t] && dec.live[t] && dec_next.live[t];
     for t in 0..k {
         for u in t + 1..k {
-            if alive(t) && alive(u) && distance(&dec_next, t, u) < distance(&dec, t, u) * &limit {
+            if alive(t)
+                && alive(u)
+                && decoder_distance(&dec_next, t, u) < decoder_distance(&dec, t, u) * &limit
+            {
                 let (a, b) = (root(&mut group, t), root(&mut group, u));
                 group[b.max(a)] = a.min(b);
             }
@@ -415,6 +413,15 @@ fn continue_branch<T: Real, B: Bottleneck<T>>(
     }
 }
 
+/// max_y |q(y|t) − q(y|u)|: how far apart the decoders of clusters t and u are.
+fn decoder_distance<T: Real>(dec: &Decoder<T>, t: usize, u: usize) -> T {
+    dec.q_y_given_t
+        .row(t)
+        .iter()
+        .zip(dec.q_y_given_t.row(u).iter())
+        .fold(T::zero(), |acc, (a, b)| acc.max_of((a.clone() - b).abs()))
+}
+
 /// The largest difference max_y |q(y|t) − q(y|u)| of the decoders of each pair (t, u) of
 /// columns of `q` (+inf where either is dead).
 fn pair_distances<T: Real, B: Bottleneck<T>>(
@@ -430,9 +437,7 @@ fn pair_distances<T: Real, B: Bottleneck<T>>(
             if !(dec.live[t] && dec.live[u]) {
                 return T::infinity();
             }
-            (0..p.ny()).fold(T::zero(), |acc, y| {
-                acc.max_of((dec.q_y_given_t[(t, y)].clone() - &dec.q_y_given_t[(u, y)]).abs())
-            })
+            decoder_distance(&dec, t, u)
         })
         .collect()
 }
@@ -772,8 +777,8 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
     onset: &OnceLock<Option<Supremum<T>>>,
 ) -> Vec<Bifurcation<T>> {
     let k = p.nx();
-    let at_window = |w: &[Solution<T>]| -> Option<Bifurcation<T>> {
-        let (a, b) = (&w[0], &w[1]);
+    let at_window = |w: &[&Solution<T>]| -> Option<Bifurcation<T>> {
+        let (a, b) = (w[0], w[1]);
         let (ca, cb) = (a.clusters.len(), b.clusters.len());
         if ca == cb {
             return None;
@@ -966,7 +971,15 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
     };
     // Windows are independent and each is sequential: in parallel, in path order, so the
     // result does not depend on the number of threads.
-    let points = resolve_cascades(method, p, path, options);
+    // The path with the points inserted by resolve_cascades, by reference.
+    let inserted = resolve_cascades(method, p, path, options);
+    let mut points: Vec<&Solution<T>> = Vec::with_capacity(path.points.len());
+    for (i, point) in path.points.iter().enumerate() {
+        points.push(point);
+        if let Some(more) = inserted.get(i) {
+            points.extend(more);
+        }
+    }
     let found: Vec<Option<Bifurcation<T>>> = points.par_windows(2).map(at_window).collect();
     found.into_iter().flatten().collect()
 }
@@ -976,8 +989,9 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
 /// one (e.g. a symmetric 2 → 4 split, which is one event).
 const CASCADE_RESOLUTION: f64 = 1e-9;
 
-/// The path's points with more points inserted, by continuing the path's own branch, into
-/// every bracket where the cluster count changes, as the adaptive grid does ([`anneal`]):
+/// The points to insert into each bracket of the path (one list per bracket, in
+/// increasing β), found by continuing the path's own branch, into every bracket where the
+/// cluster count changes, as the adaptive grid does ([`anneal`]):
 /// until the bracket's β ratio is at most 1.001 and it holds a change of one cluster, or,
 /// for a larger change, until it is narrower than [`CASCADE_RESOLUTION`].
 ///
@@ -999,7 +1013,7 @@ fn resolve_cascades<T: Real, B: Bottleneck<T>>(
     p: &Joint<T>,
     path: &Path<T>,
     options: &AnnealOptions<T>,
-) -> Vec<Solution<T>> {
+) -> Vec<Vec<Solution<T>>> {
     let resolution = T::from_f64(CASCADE_RESOLUTION);
     let direction = path.direction;
     // The points strictly inside (a, b), in increasing β.
@@ -1026,19 +1040,10 @@ fn resolve_cascades<T: Real, B: Bottleneck<T>>(
         let beta = geometric_mid(&a.beta, &b.beta);
         continue_branch(method, p, &beta, &branch_state(from), direction, options)
     };
-    let inserted: Vec<Vec<Solution<T>>> = path
-        .points
+    path.points
         .par_windows(2)
         .map(|w| inside(&w[0], &w[1], &resolution, &solve_between))
-        .collect();
-    let mut points = Vec::with_capacity(path.points.len());
-    for (i, point) in path.points.iter().enumerate() {
-        points.push(point.clone());
-        if let Some(more) = inserted.get(i) {
-            points.extend(more.iter().cloned());
-        }
-    }
-    points
+        .collect()
 }
 
 /// What re-solving both branches at a located objective crossing says about it.

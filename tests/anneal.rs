@@ -689,8 +689,9 @@ fn a_coarse_explicit_grid_finds_every_change_the_adaptive_grid_finds() {
 
 #[test]
 fn going_down_the_3x3_example_leaves_the_trivial_solution_at_its_onset() {
-    // On the 3x3 example 1/s* = 2.12943 (spec ib §5: s* = 0.46960869249440047, recomputed
-    // at 80 digits in papers/README.md) lies 0.8% below 1/rho_m^2 = 2.14731. Going down,
+    // On the 3x3 example 1/s* = 2.12943 (s* = 0.46960869249440047 by the 80-digit mpmath
+    // polish of papers/README.md; the spec's §5 value is off in its last digit) lies 0.8%
+    // below 1/rho_m^2 = 2.14731. Going down,
     // the 2-cluster branch lives on below 1/rho_m^2 and leaves where the trivial solution
     // becomes optimal: a first-order change at 1/s*, which a 1% lag allowance for the
     // linear threshold used to misreport as the linear split at 1/rho_m^2. Going up the
