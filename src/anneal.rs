@@ -25,7 +25,7 @@ use rayon::prelude::*;
 
 use crate::bifurcation::{
     dual_nucleation_constant, dual_split_eigenvalues, ib_split_eigenvalues, sdpi_constant,
-    Supremum, SupremumMethod,
+    split_eigenvalue_bounds, Supremum, SupremumMethod,
 };
 use crate::bottleneck::{cluster_marginal, Bottleneck, Decoder};
 use crate::dist::Joint;
@@ -444,25 +444,30 @@ fn pair_distances<T: Real, B: Bottleneck<T>>(
 
 /// How many map evaluations an intermediate round of [`solve_splitting`] runs before the
 /// twins are judged.
-const SPLIT_ROUND: usize = 24;
+const SPLIT_ROUND: usize = 48;
 
 /// How far (relative to where they started) twins must have moved apart before an
 /// intermediate round of [`solve_splitting`] counts them as split.
 const SPLIT_TAKEOFF: f64 = 3.0;
 
-/// Solves from `state` (one column per cluster) going up in β: every cluster gets a copy
-/// ([`duplicate`]; spec ib pitfall 4: a cluster without one cannot split), and the copies
-/// of a cluster that is unstable at β move apart while the others fall back together.
+/// Solves from `state` (one column per cluster) going up in β: every cluster that may be
+/// unstable at β gets a copy ([`duplicate`]; spec ib pitfall 4: a cluster without one
+/// cannot split), and the copies of a cluster that is unstable move apart while the others
+/// fall back together. "May be unstable" is β·bound ≥ 1 for a cheap upper bound on the
+/// split eigenvalue ([`splittable`]); a cluster below it is linearly stable and would only
+/// carry a copy that falls back.
 ///
 /// A cluster that split may split again at the same β (a coarse grid crosses several
 /// transitions at once), so the iteration goes in rounds of [`SPLIT_ROUND`] evaluations.
 /// After a round, twins whose decoders moved apart to [`SPLIT_TAKEOFF`] times their
-/// distance at birth (and beyond the merging tolerance) count as split, and each half
-/// gets a copy of its own for the next round; all other columns carry on as they are.
-/// When a round sees no split, the iteration runs to convergence, and twins that are then
-/// distinct clusters of the fixed point have split too (their halves get copies and the
-/// rounds go on); otherwise that fixed point is the result, its coinciding twins merged
-/// as in every count of clusters.
+/// distance at birth (and beyond the merging tolerance) count as split and are twins no
+/// more; then every column without a twin that may be unstable gets a copy of its own
+/// (the halves of a split, and clusters that the others' moves made unstable); all other
+/// columns carry on as they are. When a round sees no split, the iteration runs to
+/// convergence, and twins that are then distinct clusters of the fixed point have split
+/// too (as has any cluster that still may be unstable and has no twin: the rounds go on);
+/// otherwise that fixed point is the result, its coinciding twins merged as in every count
+/// of clusters.
 ///
 /// Why a takeoff of threefold and not merely "moving apart": the halves of a split in
 /// its linear regime (near a threshold, where twins move apart by a factor β·λ_2 ≈ 1 per
@@ -482,10 +487,7 @@ fn solve_splitting<T: Real, B: Bottleneck<T>>(
     options: &AnnealOptions<T>,
 ) -> Solution<T> {
     let mut used = 0usize;
-    let live: Vec<bool> = (0..state.ncols())
-        .map(|t| state.column(t).iter().any(|v| !v.is_zero()))
-        .collect();
-    let (mut current, mut pairs) = duplicate(state, &live);
+    let (mut current, mut pairs) = duplicate(state, &splittable(method, p, beta, state, &[]));
     // Each pair's decoder distance when its copy was made.
     let mut born = pair_distances(method, p, &current, &pairs);
     let mut converging = false;
@@ -517,21 +519,19 @@ fn solve_splitting<T: Real, B: Bottleneck<T>>(
                     && (converging || *d > takeoff.clone() * d0)
             })
             .collect();
-        let any_split = split.contains(&true);
-        if converging && s.termination == Termination::Converged && !any_split {
-            return s;
-        }
-        // Copies for both halves of every split; every column carried on.
-        let mut selected = vec![false; s.q_t_given_x.ncols()];
+        // Twins that split are twins no more; every column without a twin that may
+        // split gets a copy (the halves of a split, and clusters that became unstable).
         let (mut kept, mut kept_born) = (Vec::new(), Vec::new());
         for ((&(t, u), d0), &moved) in pairs.iter().zip(&born).zip(&split) {
-            if moved {
-                selected[t] = true;
-                selected[u] = true;
-            } else {
+            if !moved {
                 kept.push((t, u));
                 kept_born.push(d0.clone());
             }
+        }
+        let selected = splittable(method, p, beta, &s.q_t_given_x, &kept);
+        let any_new = selected.contains(&true);
+        if converging && s.termination == Termination::Converged && !any_new {
+            return s;
         }
         let (next, new_pairs) = duplicate(&s.q_t_given_x, &selected);
         kept_born.extend(pair_distances(method, p, &next, &new_pairs));
@@ -539,8 +539,41 @@ fn solve_splitting<T: Real, B: Bottleneck<T>>(
         current = next;
         pairs = kept;
         born = kept_born;
-        converging = !any_split;
+        converging = !split.contains(&true);
     }
+}
+
+/// Which columns of `q` [`solve_splitting`] gives a copy: live columns that are in none of
+/// `pairs` and may be unstable at β, β·bound ≥ 1 for the method's cheap bound on the split
+/// eigenvalue ([`split_eigenvalue_bounds`]; every live unpaired column for a method
+/// without one). A cluster with β·bound < 1 is linearly stable (β·λ_2 < 1): its copy would
+/// only fall back onto it, slowly near the threshold, and cost a column in every step
+/// (at β ≥ 33 on the 256x32 benchmark joint every one of the 256 single-x clusters is
+/// stable, and copies doubled the width of each step).
+fn splittable<T: Real, B: Bottleneck<T>>(
+    method: &B,
+    p: &Joint<T>,
+    beta: &T,
+    q: &DMatrix<T>,
+    pairs: &[(usize, usize)],
+) -> Vec<bool> {
+    let k = q.ncols();
+    let mut paired = vec![false; k];
+    for &(t, u) in pairs {
+        paired[t] = true;
+        paired[u] = true;
+    }
+    let mass = cluster_marginal(p, q);
+    let bounds = split_eigenvalue_bounds(method.name(), p, q);
+    (0..k)
+        .map(|t| {
+            !paired[t]
+                && mass[t] > T::zero()
+                && bounds
+                    .as_ref()
+                    .is_none_or(|b| b[t].as_ref().is_some_and(|l| beta.clone() * l >= T::one()))
+        })
+        .collect()
 }
 
 /// Whether two neighbouring points are too far apart (see the module docs).

@@ -638,6 +638,22 @@ fn up_sweeps_split_every_unstable_cluster_even_across_a_wide_step() {
     }
     let wide = anneal(&Ib, &j, &[8.0, 64.0], Direction::Up, &opts, &|_| {});
     assert_eq!(wide.points[1].clusters.len(), 5);
+    // Far above the last split every cluster is stable with room to spare (beta times the
+    // cheap bound on lambda_2, evaluated on the state carried from 1000, is below 1), so
+    // none carries a copy: the step is as wide as the clusters. Before the screen each of
+    // the 5 had one (10 columns). (From 64 to 1000 they still get copies: the bound is
+    // judged on the state carried from 64, whose clusters are softer.)
+    let high = anneal(
+        &Ib,
+        &j,
+        &[64.0, 1000.0, 2000.0],
+        Direction::Up,
+        &opts,
+        &|_| {},
+    );
+    let top = &high.points[2];
+    assert_eq!(top.clusters.len(), 5);
+    assert_eq!(top.q_t_given_x.ncols(), 5, "copies of stable clusters");
 }
 
 #[test]
