@@ -444,7 +444,7 @@ fn pair_distances<T: Real, B: Bottleneck<T>>(
 
 /// How many map evaluations an intermediate round of [`solve_splitting`] runs before the
 /// twins are judged.
-const SPLIT_ROUND: usize = 48;
+const SPLIT_ROUND: usize = 24;
 
 /// How far (relative to where they started) twins must have moved apart before an
 /// intermediate round of [`solve_splitting`] counts them as split.
