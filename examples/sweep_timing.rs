@@ -73,6 +73,7 @@ fn main() {
         stop,
         adaptive: false,
         max_points: 400,
+        max_located: None,
     };
     for name in &joints {
         let p = joint(name);

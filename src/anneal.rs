@@ -2,10 +2,12 @@
 //! bifurcations.
 //!
 //! * [`Direction::Up`]: forward deterministic annealing from the trivial solution. At each
-//!   β every live cluster is duplicated into two copies of half its mass with a small
+//!   β every live cluster that may be unstable (β times a cheap upper bound on its split
+//!   eigenvalue ≥ 1) is duplicated into two copies of half its mass with a small
 //!   deterministic relative nudge (1e-3), the iteration runs, and clusters whose decoders
 //!   coincide are merged again; a split shows up as copies that stay apart (spec ib §3.3,
-//!   pitfall 4: duplicating *every* cluster is what lets the right one split).
+//!   pitfall 4: a copy for *every* cluster that can split is what lets the right one
+//!   split).
 //! * [`Direction::Down`]: reverse annealing from the identity encoder T = X at the largest
 //!   β, warm-starting each β from the previous solution; clusters only merge.
 //! * [`Direction::Independent`]: every β solved on its own from the identity and the
@@ -66,6 +68,12 @@ pub struct AnnealOptions<T> {
     pub adaptive: bool,
     /// Largest number of points of a path (adaptive refinement stops there).
     pub max_points: usize,
+    /// At most this many changes of the cluster count are located by [`locate`], lowest β
+    /// first (the path brackets whose cumulative count change, counted from the lowest β,
+    /// is at most this); the brackets beyond are reported as [`Kind::Unlocated`]. `None`:
+    /// every change is located. Each location costs tens of solves near a critical point,
+    /// and a 256-letter X can have 255 changes (hours of work).
+    pub max_located: Option<usize>,
 }
 
 /// A solved path: solutions in increasing β.
@@ -700,6 +708,10 @@ pub enum Kind {
     /// A first-order change (no eigenvalue crossing): new clusters appear with a finite
     /// jump, or branches exchange optimality.
     Nucleation,
+    /// A change beyond [`AnnealOptions::max_located`]: not classified, only bracketed by
+    /// the path (reported at the bracket's geometric midpoint, with the bracket's relative
+    /// width as tolerance; it may hold several changes).
+    Unlocated,
 }
 
 impl Kind {
@@ -708,6 +720,7 @@ impl Kind {
         match self {
             Kind::Linear => "linear",
             Kind::Nucleation => "nucleation",
+            Kind::Unlocated => "unlocated",
         }
     }
 }
@@ -794,13 +807,22 @@ pub fn locate<T: Real, B: Bottleneck<T>>(
     options: &AnnealOptions<T>,
     rel_tol: &T,
 ) -> Vec<Bifurcation<T>> {
-    locate_sharing_onset(method, p, path, options, rel_tol, &OnceLock::new())
+    locate_sharing_onset(
+        method,
+        p,
+        path,
+        options,
+        rel_tol,
+        &OnceLock::new(),
+        &|_, _| {},
+    )
 }
 
 /// [`locate`] with the trivial solution's onset constant ([`trivial_onset_constant`])
 /// computed at most once in `onset`, shared by every caller that passes the same cell
 /// (the constant can cost seconds on large alphabets; `ibex anneal` locates on two paths
-/// and prints the thresholds too).
+/// and prints the thresholds too). `progress(done, total)` is called as windows of the
+/// refined path are finished (from any thread; `total` counts the windows with a change).
 pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
     method: &B,
     p: &Joint<T>,
@@ -808,6 +830,7 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
     options: &AnnealOptions<T>,
     rel_tol: &T,
     onset: &OnceLock<Option<Supremum<T>>>,
+    progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Vec<Bifurcation<T>> {
     let k = p.nx();
     let at_window = |w: &[&Solution<T>]| -> Option<Bifurcation<T>> {
@@ -1002,19 +1025,71 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
             iterations_near,
         })
     };
+    // The budget: path brackets in increasing β, each resolved while the cumulative count
+    // change through it is within `max_located` (known before any solve, so the choice
+    // does not depend on the number of threads).
+    let mut used = 0usize;
+    let located: Vec<bool> = path
+        .points
+        .windows(2)
+        .map(|w| {
+            used += w[0].clusters.len().abs_diff(w[1].clusters.len());
+            options.max_located.is_none_or(|n| used <= n)
+        })
+        .collect();
     // Windows are independent and each is sequential: in parallel, in path order, so the
     // result does not depend on the number of threads.
-    // The path with the points inserted by resolve_cascades, by reference.
-    let inserted = resolve_cascades(method, p, path, options);
-    let mut points: Vec<&Solution<T>> = Vec::with_capacity(path.points.len());
-    for (i, point) in path.points.iter().enumerate() {
-        points.push(point);
-        if let Some(more) = inserted.get(i) {
-            points.extend(more);
+    // The path with the points inserted by resolve_cascades, by reference, each window
+    // marked with whether it is located.
+    let inserted = resolve_cascades(method, p, path, options, &located);
+    let mut windows: Vec<(&Solution<T>, &Solution<T>, bool)> = Vec::new();
+    for (i, w) in path.points.windows(2).enumerate() {
+        let mut previous = &w[0];
+        for point in inserted[i].iter().chain(std::iter::once(&w[1])) {
+            windows.push((previous, point, located[i]));
+            previous = point;
         }
     }
-    let found: Vec<Option<Bifurcation<T>>> = points.par_windows(2).map(at_window).collect();
+    let total = windows
+        .iter()
+        .filter(|(a, b, _)| a.clusters.len() != b.clusters.len())
+        .count();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let found: Vec<Option<Bifurcation<T>>> = windows
+        .par_iter()
+        .map(|&(a, b, locate_it)| {
+            if a.clusters.len() == b.clusters.len() {
+                return None;
+            }
+            let row = if locate_it {
+                at_window(&[a, b])
+            } else {
+                Some(unlocated(path.direction, a, b))
+            };
+            progress(
+                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
+                total,
+            );
+            row
+        })
+        .collect();
     found.into_iter().flatten().collect()
+}
+
+/// The row of a change that is not located (beyond [`AnnealOptions::max_located`]): the
+/// bracket's geometric midpoint, its relative width as the tolerance.
+fn unlocated<T: Real>(direction: Direction, a: &Solution<T>, b: &Solution<T>) -> Bifurcation<T> {
+    Bifurcation {
+        kind: Kind::Unlocated,
+        direction,
+        beta_predicted: None,
+        beta_located: geometric_mid(&a.beta, &b.beta),
+        tolerance: (b.beta.clone() - &a.beta) / &b.beta,
+        clusters_before: a.clusters.len(),
+        clusters_after: b.clusters.len(),
+        bracket: (a.beta.clone(), b.beta.clone()),
+        iterations_near: a.iterations.max(b.iterations),
+    }
 }
 
 /// Relative width in β below which a bracket whose cluster count changes by more than one
@@ -1040,12 +1115,14 @@ const CASCADE_RESOLUTION: f64 = 1e-9;
 /// the sweep would have solved them (geometric midpoints, each continued from its
 /// neighbour on the side the sweep comes from: below going up, above going down; on its
 /// own in the independent mode), so the refined path is the path on a finer grid.
-/// Brackets are refined in parallel, each sequentially, in path order.
+/// Brackets are refined in parallel, each sequentially, in path order; only those marked in
+/// `wanted` (one flag per path bracket; the others get no points).
 fn resolve_cascades<T: Real, B: Bottleneck<T>>(
     method: &B,
     p: &Joint<T>,
     path: &Path<T>,
     options: &AnnealOptions<T>,
+    wanted: &[bool],
 ) -> Vec<Vec<Solution<T>>> {
     let resolution = T::from_f64(CASCADE_RESOLUTION);
     let direction = path.direction;
@@ -1075,7 +1152,14 @@ fn resolve_cascades<T: Real, B: Bottleneck<T>>(
     };
     path.points
         .par_windows(2)
-        .map(|w| inside(&w[0], &w[1], &resolution, &solve_between))
+        .zip(wanted.par_iter())
+        .map(|(w, &wanted)| {
+            if wanted {
+                inside(&w[0], &w[1], &resolution, &solve_between)
+            } else {
+                Vec::new()
+            }
+        })
         .collect()
 }
 

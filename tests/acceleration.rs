@@ -163,6 +163,7 @@ fn merging_solver_reaches_the_unmerged_fixed_point() {
         stop: stop.clone(),
         adaptive: false,
         max_points: 10,
+        max_located: None,
     };
     for beta in [4.0, 10.0, 40.0] {
         let init = Init::<f64>::Identity.encoder(j.nx(), j.nx()).unwrap();
@@ -212,6 +213,7 @@ fn accelerated_drivers_never_climb_above_their_lowest_objective() {
         merge: MergeTol::for_stop(&Stop::new(60_000, 1e-10)),
         adaptive: false,
         max_points: 1,
+        max_located: None,
     };
     let identity = Init::<f64>::Identity.encoder(j.nx(), j.nx()).unwrap();
     let start = solve_merging(&Ib, &j, &beta, identity, &options);
@@ -276,6 +278,7 @@ fn merging_solver_removes_a_cluster_that_dies_out_slowly() {
         stop: stop.clone(),
         adaptive: false,
         max_points: 1,
+        max_located: None,
     };
     let merged = solve_merging(&Ib, &j, &beta, start.clone(), &options);
     let plain = solve(

@@ -22,6 +22,7 @@ fn options<T: Real>(adaptive: bool) -> AnnealOptions<T> {
         stop,
         adaptive,
         max_points: 400,
+        max_located: None,
     }
 }
 
@@ -701,6 +702,41 @@ fn a_coarse_explicit_grid_finds_every_change_the_adaptive_grid_finds() {
             }
         }
     }
+}
+
+#[test]
+fn changes_beyond_the_location_budget_are_bracketed_not_located() {
+    // Going down [1, 8, 64] on the dual-IB paper example the IB changes 2 -> 1 in [1, 8]
+    // and 5 -> 2 (three changes) in [8, 64]. With a budget of 2 changes, counted from the
+    // lowest beta, the first bracket is located as without a budget and the second is
+    // reported unlocated, bracket only; every change located without a budget in it lies
+    // inside that bracket.
+    let text = std::fs::read_to_string(common::example("dualib_5x2.csv")).unwrap();
+    let j = example::<f64>(&text);
+    let mut opts = options::<f64>(false);
+    let path = anneal(&Ib, &j, &[1.0, 8.0, 64.0], Direction::Down, &opts, &|_| {});
+    let all = locate(&Ib, &j, &path, &opts, &1e-10);
+    assert_eq!(all.len(), 4);
+    opts.max_located = Some(2);
+    let some = locate(&Ib, &j, &path, &opts, &1e-10);
+    assert_eq!(some.len(), 2, "{some:?}");
+    assert_eq!(some[0].kind, all[0].kind);
+    assert_eq!(some[0].beta_located, all[0].beta_located);
+    let rest = &some[1];
+    assert_eq!(
+        (rest.kind, rest.clusters_before, rest.clusters_after),
+        (Kind::Unlocated, 2, 5)
+    );
+    assert_eq!(rest.beta_predicted, None);
+    assert!((rest.beta_located - (8.0f64 * 64.0).sqrt()).abs() < 1e-12);
+    assert!((rest.tolerance - 56.0 / 64.0).abs() < 1e-15);
+    for b in &all[1..] {
+        assert!(b.beta_located > 8.0 && b.beta_located < 64.0);
+    }
+    opts.max_located = Some(0);
+    let none = locate(&Ib, &j, &path, &opts, &1e-10);
+    let kinds: Vec<Kind> = none.iter().map(|b| b.kind).collect();
+    assert_eq!(kinds, vec![Kind::Unlocated, Kind::Unlocated]);
 }
 
 #[test]

@@ -116,6 +116,40 @@ fn bifurcations_prints_the_table_for_the_dual_ib() {
 }
 
 #[test]
+fn max_located_leaves_later_changes_bracketed() {
+    // The IB of the dual-IB example going down [1, 8, 64]: 1 <-> 2 clusters in [1, 8] (at
+    // the onset 1/s*, located), 2 <-> 5 in [8, 64] (three changes) beyond a budget of 1.
+    let f = example("dualib_5x2.csv");
+    let text = run_cli(&[
+        "bifurcations",
+        f.to_str().unwrap(),
+        "--betas",
+        "1,8,64",
+        "--direction",
+        "down",
+        "--max-located",
+        "1",
+    ])
+    .unwrap();
+    let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("  down")).collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert!(
+        rows[0].contains("nucleation") && rows[0].contains("1->2"),
+        "{text}"
+    );
+    assert!(
+        rows[1].contains("unlocated")
+            && rows[1].contains("22.627416997969")
+            && rows[1].contains("2->5"),
+        "{text}"
+    );
+    assert!(
+        text.contains("not located: 3 change(s) of the cluster count in 1 bracket(s)"),
+        "{text}"
+    );
+}
+
+#[test]
 fn both_methods_are_compared() {
     let dir = tempfile::tempdir().unwrap();
     let f = example("dualib_5x2.csv");
@@ -149,6 +183,7 @@ fn bad_sweep_parameters_exit_2() {
         (vec!["--betas", "1,x,3"], "--beta"),
         (vec!["--betas", "0,1"], "--betas"),
         (vec!["--points", "1"], "--points"),
+        (vec!["--max-located", "some"], "--max-located"),
     ] {
         let mut all = vec!["bifurcations", f];
         all.extend(args.iter().copied());

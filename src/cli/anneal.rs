@@ -11,7 +11,7 @@ use super::solve::{parse_beta, parse_stop, AccelerationArg};
 use super::{emit, JointInput};
 use crate::anneal::{
     anneal, envelope, locate_sharing_onset, trivial_onset_constant, AnnealOptions, Bifurcation,
-    Direction, Path,
+    Direction, Kind, Path,
 };
 use crate::bifurcation::{dual_split_eigenvalues, ib_split_eigenvalues, Supremum};
 use crate::bottleneck::Bottleneck;
@@ -88,6 +88,25 @@ pub struct SweepArgs {
     /// Largest number of points per path (adaptive refinement stops there).
     #[arg(long, default_value_t = 400)]
     pub max_points: usize,
+    /// Locate at most this many changes of the cluster count per path, lowest beta first;
+    /// the rest are listed as `unlocated` (bracket only). `all` locates every one (a joint
+    /// with a large X can have hundreds, each costing tens of solves near a critical point).
+    #[arg(long, default_value = "64")]
+    pub max_located: String,
+}
+
+/// `--max-located`: a count of changes, or `all` (`None`).
+fn parse_max_located(text: &str) -> Result<Option<usize>> {
+    if text.eq_ignore_ascii_case("all") {
+        return Ok(None);
+    }
+    text.parse::<usize>().map(Some).map_err(|_| {
+        Error::parameter(
+            "--max-located",
+            text.to_string(),
+            "a count of changes (0, 1, 2, ...) or `all`",
+        )
+    })
 }
 
 /// Arguments of `ibex anneal`.
@@ -168,6 +187,7 @@ pub(crate) fn sweep_into<T: Real>(args: &SweepArgs, out_dir: Option<&FsPath>) ->
         stop,
         adaptive: args.betas.is_none(),
         max_points: args.max_points.max(2),
+        max_located: parse_max_located(&args.max_located)?,
     };
     let betas = grid::<T>(args)?;
     // Each method's onset constant is computed once, for its paths and its thresholds.
@@ -261,9 +281,20 @@ fn run_method<T: Real, B: Bottleneck<T>>(
     }
     let mut bifurcations: Vec<Bifurcation<T>> = Vec::new();
     for path in &paths {
+        let progress = |done: usize, total: usize| {
+            if tty {
+                eprint!(
+                    "\r[ibex anneal] locating on the {} path: {done} of {total} changes",
+                    path.direction.as_str()
+                );
+            }
+        };
         bifurcations.extend(locate_sharing_onset(
-            method, p, path, options, locate_tol, onset,
+            method, p, path, options, locate_tol, onset, &progress,
         ));
+        if tty {
+            eprintln!();
+        }
     }
     let thresholds = trivial_thresholds(method.name(), p, onset);
     let hysteresis = hysteresis_ranges(&paths);
@@ -410,6 +441,22 @@ fn bifurcation_table<T: Real>(
             b.tolerance.to_f64(),
             format!("{}->{}", b.clusters_before, b.clusters_after),
             b.iterations_near
+        ));
+    }
+    let unlocated: Vec<&Bifurcation<T>> = bifurcations
+        .iter()
+        .filter(|b| b.kind == Kind::Unlocated)
+        .collect();
+    if !unlocated.is_empty() {
+        let changes: usize = unlocated
+            .iter()
+            .map(|b| b.clusters_before.abs_diff(b.clusters_after))
+            .sum();
+        s.push_str(&format!(
+            "not located: {changes} change(s) of the cluster count in {} bracket(s) beyond \
+             --max-located (kind `unlocated`: beta_located = the bracket's geometric midpoint, \
+             tolerance = its relative width); --max-located all locates every one\n",
+            unlocated.len()
         ));
     }
     for (a, b) in hysteresis {

@@ -192,6 +192,7 @@ fn sweeps(dir: &std::path::Path) -> Result<String> {
             acceleration: super::solve::AccelerationArg::Auto,
             locate_tol: None,
             max_points: 400,
+            max_located: "all".into(),
         };
         text.push_str(&format!(
             "\n{name} sweep of {} (up from the trivial solution, down from T = X):\n",
