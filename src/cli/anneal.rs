@@ -548,8 +548,10 @@ fn plots<T: Real>(
     hx_line.dashed = true;
     series.push(bound);
     series.push(hx_line);
+    // Located changes only: an unlocated bracket's midpoint is not a transition.
     let marks: Vec<(f64, f64)> = bifurcations
         .iter()
+        .filter(|b| b.kind != Kind::Unlocated)
         .filter_map(|b| {
             let path = paths.iter().find(|pa| pa.direction == b.direction)?;
             let s = path.points.iter().find(|s| s.beta >= b.beta_located)?;
