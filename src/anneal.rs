@@ -1506,7 +1506,8 @@ mod tests {
                 end.q_t
             );
             assert!(!dies || end.q_t[1] < stop.tol.sqrt());
-            let pruned = prune_vanishing(&Ib, &p, &beta, &mass, &end, &stop.tol, &mut 0);
+            let vanishing = vanishing_columns(&Ib, &p, &beta, &mass, &end, &stop.tol, &mut 0);
+            let pruned = vanishing.and_then(|v| merged_without(&end, &v));
             assert_eq!(
                 pruned.is_some(),
                 dies,
