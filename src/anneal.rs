@@ -596,16 +596,24 @@ fn splittable<T: Real, B: Bottleneck<T>>(
         paired[u] = true;
     }
     let mass = cluster_marginal(p, q);
-    let bounds = split_eigenvalue_bounds(method.name(), p, q);
-    (0..k)
-        .map(|t| {
-            !paired[t]
-                && mass[t] > T::zero()
-                && bounds
-                    .as_ref()
-                    .is_none_or(|b| b[t].as_ref().is_some_and(|l| beta.clone() * l >= T::one()))
-        })
-        .collect()
+    let candidates: Vec<usize> = (0..k)
+        .filter(|&t| !paired[t] && mass[t] > T::zero())
+        .collect();
+    let mut selected = vec![false; k];
+    if candidates.is_empty() {
+        return selected;
+    }
+    // Each column's bound depends on that column alone: only the candidates' are computed.
+    let columns = DMatrix::from_fn(q.nrows(), candidates.len(), |x, c| {
+        q[(x, candidates[c])].clone()
+    });
+    let bounds = split_eigenvalue_bounds(method.name(), p, &columns);
+    for (c, &t) in candidates.iter().enumerate() {
+        selected[t] = bounds
+            .as_ref()
+            .is_none_or(|b| b[c].as_ref().is_some_and(|l| beta.clone() * l >= T::one()));
+    }
+    selected
 }
 
 /// Whether two neighbouring points are too far apart (see the module docs).

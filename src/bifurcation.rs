@@ -140,28 +140,35 @@ pub fn split_eigenvalue_bounds<T: Real>(
 ) -> Option<Vec<Option<T>>> {
     let (nx, ny) = (p.nx(), p.ny());
     match method {
-        "ib" => Some(
-            members(p, q_t_given_x)
-                .into_iter()
-                .map(|m| {
-                    let m = m?;
-                    let pyx = p.p_y_given_x();
-                    let mut total = T::zero();
-                    for y in 0..ny {
-                        let (mut q_y, mut second) = (T::zero(), T::zero());
-                        for x in 0..nx {
-                            let v = m[x].clone() * &pyx[(x, y)];
-                            second += v.clone() * &pyx[(x, y)];
-                            q_y += v;
+        "ib" => {
+            // Two products (rows t): first = q(x|t)·p(y|x) = q(y|t), second = q(x|t)·p(y|x)².
+            let q_t = cluster_marginal(p, q_t_given_x);
+            let w = DMatrix::from_fn(q_t.len(), nx, |t, x| {
+                if q_t[t].is_zero() {
+                    T::zero()
+                } else {
+                    p.p_x()[x].clone() * &q_t_given_x[(x, t)] / &q_t[t]
+                }
+            });
+            let pyx = p.p_y_given_x();
+            let first = T::matmul(&w, pyx);
+            let second = T::matmul(&w, &pyx.map(|v| v.clone() * &v));
+            Some(
+                (0..q_t.len())
+                    .map(|t| {
+                        if q_t[t].is_zero() {
+                            return None;
                         }
-                        if !q_y.is_zero() {
-                            total += second / q_y;
-                        }
-                    }
-                    Some((total - T::one()).max_of(T::zero()))
-                })
-                .collect(),
-        ),
+                        let total = (0..ny)
+                            .filter(|&y| !first[(t, y)].is_zero())
+                            .fold(T::zero(), |acc, y| {
+                                acc + second[(t, y)].clone() / &first[(t, y)]
+                            });
+                        Some((total - T::one()).max_of(T::zero()))
+                    })
+                    .collect(),
+            )
+        }
         "dualib" => {
             let q_t = cluster_marginal(p, q_t_given_x);
             let (dec, _) = geometric_decoder(p, q_t_given_x, &q_t);
