@@ -144,7 +144,7 @@ fn duplicate<T: Real>(enc: &DMatrix<T>, selected: &[bool]) -> (DMatrix<T>, Vec<(
 /// and after each unconverged chunk the columns are merged by [`merged_encoder`] wherever
 /// the distinct clusters (decoders within `MergeTol::decoder`, masses above
 /// `MergeTol::mass`) are fewer than the columns, and vanishing light clusters
-/// ([`vanishing_columns`]) are removed. Used where clusters only merge (the down
+/// (`vanishing_columns` in the source) are removed. Used where clusters only merge (the down
 /// sweep, starts from T = X, and both branches of a window in [`locate`]): merging two
 /// clusters whose decoders agree within the tolerance is what the final count does
 /// anyway, and it removes their slowly contracting difference from the iteration and
