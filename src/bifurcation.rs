@@ -66,19 +66,27 @@ pub fn ib_split_eigenvalues<T: Real>(p: &Joint<T>, q_t_given_x: &DMatrix<T>) -> 
         .collect()
 }
 
-/// λ_dual for weights w over x and a decoder q0 over y: the largest eigenvalue of
-/// H W K W H = σ_max(G W H)², G[y,x] = sqrt(q0(y)) (ln p(y|x) − E_{q0} ln p(·|x)).
-fn lambda_dual_of<T: Real>(p: &Joint<T>, w: &[T], q0: &[T]) -> T {
-    let (nx, ny) = (p.nx(), p.ny());
-    let live_y: Vec<usize> = (0..ny).filter(|&y| !q0[y].is_zero()).collect();
+/// The outcomes y with q0(y) > 0 and, for each x, the mean E_{q0} ln p(·|x) over them:
+/// the centring of G[y,x] = sqrt(q0(y)) (ln p(y|x) − E_{q0} ln p(·|x)).
+fn centred_logs<T: Real>(p: &Joint<T>, q0: &[T]) -> (Vec<usize>, Vec<T>) {
+    let live_y: Vec<usize> = (0..p.ny()).filter(|&y| !q0[y].is_zero()).collect();
     let ln = p.ln_p_y_given_x();
-    let means: Vec<T> = (0..nx)
+    let means = (0..p.nx())
         .map(|x| {
             live_y
                 .iter()
                 .fold(T::zero(), |acc, &y| acc + q0[y].clone() * &ln[(x, y)])
         })
         .collect();
+    (live_y, means)
+}
+
+/// λ_dual for weights w over x and a decoder q0 over y: the largest eigenvalue of
+/// H W K W H = σ_max(G W H)², G[y,x] = sqrt(q0(y)) (ln p(y|x) − E_{q0} ln p(·|x)).
+fn lambda_dual_of<T: Real>(p: &Joint<T>, w: &[T], q0: &[T]) -> T {
+    let nx = p.nx();
+    let (live_y, means) = centred_logs(p, q0);
+    let ln = p.ln_p_y_given_x();
     let sqrt_w: Vec<T> = w.iter().map(|v| v.sqrt()).collect();
     // G W (ny_live × nx), then right-multiply by H = I − sqrt(w) sqrt(w)ᵀ.
     let gw = DMatrix::from_fn(live_y.len(), nx, |k, x| {
@@ -97,13 +105,33 @@ fn lambda_dual_of<T: Real>(p: &Joint<T>, w: &[T], q0: &[T]) -> T {
     s.clone() * s
 }
 
-/// The dual-IB split eigenvalue λ_dual(t) of every cluster (`None` for dead clusters).
-///
-/// # Formula
-/// λ_dual(t) = λ_max(H W K W H), W = diag(sqrt q(x|t)), H = I − sqrt(w) sqrt(w)ᵀ,
-/// K[x,x'] = Cov_{q(·|t)}(ln p(·|x), ln p(·|x')), q(y|t) the geometric decoder
-/// (spec ib §3.6, derived there; checked against its closed forms in `tests/anneal.rs`).
-pub fn dual_split_eigenvalues<T: Real>(p: &Joint<T>, q_t_given_x: &DMatrix<T>) -> Vec<Option<T>> {
+/// ‖G W H‖_F² ≥ λ_dual (the matrix of [`lambda_dual_of`]), without the eigenproblem:
+/// Σ_y q0(y) [ Σ_x w_x c_xy² − (Σ_x w_x c_xy)² ], c_xy = ln p(y|x) − E_{q0} ln p(·|x)
+/// (each row a of G W loses (a·sqrt(w))² to the projection H, as Σ_x w_x = 1).
+fn lambda_dual_bound_of<T: Real>(p: &Joint<T>, w: &[T], q0: &[T]) -> T {
+    let (live_y, means) = centred_logs(p, q0);
+    let ln = p.ln_p_y_given_x();
+    let mut total = T::zero();
+    for &y in &live_y {
+        let (mut first, mut square) = (T::zero(), T::zero());
+        for x in 0..p.nx() {
+            let c = ln[(x, y)].clone() - &means[x];
+            let wc = w[x].clone() * &c;
+            square += wc.clone() * &c;
+            first += wc;
+        }
+        total += q0[y].clone() * (square - first.clone() * &first);
+    }
+    total.max_of(T::zero())
+}
+
+/// For each cluster of the dual IB, `f(q(x|t), q(y|t))` with the geometric decoder;
+/// `None` for dead clusters.
+fn per_dual_cluster<T: Real>(
+    p: &Joint<T>,
+    q_t_given_x: &DMatrix<T>,
+    f: impl Fn(&Joint<T>, &[T], &[T]) -> T,
+) -> Vec<Option<T>> {
     let q_t = cluster_marginal(p, q_t_given_x);
     let (dec, _) = geometric_decoder(p, q_t_given_x, &q_t);
     members(p, q_t_given_x)
@@ -115,9 +143,19 @@ pub fn dual_split_eigenvalues<T: Real>(p: &Joint<T>, q_t_given_x: &DMatrix<T>) -
                 return None;
             }
             let q0: Vec<T> = dec.q_y_given_t.row(t).iter().cloned().collect();
-            Some(lambda_dual_of(p, &m, &q0))
+            Some(f(p, &m, &q0))
         })
         .collect()
+}
+
+/// The dual-IB split eigenvalue λ_dual(t) of every cluster (`None` for dead clusters).
+///
+/// # Formula
+/// λ_dual(t) = λ_max(H W K W H), W = diag(sqrt q(x|t)), H = I − sqrt(w) sqrt(w)ᵀ,
+/// K[x,x'] = Cov_{q(·|t)}(ln p(·|x), ln p(·|x')), q(y|t) the geometric decoder
+/// (spec ib §3.6, derived there; checked against its closed forms in `tests/anneal.rs`).
+pub fn dual_split_eigenvalues<T: Real>(p: &Joint<T>, q_t_given_x: &DMatrix<T>) -> Vec<Option<T>> {
+    per_dual_cluster(p, q_t_given_x, lambda_dual_of)
 }
 
 /// An upper bound on every cluster's split eigenvalue that costs O(|X||Y|) per cluster
@@ -169,44 +207,7 @@ pub fn split_eigenvalue_bounds<T: Real>(
                     .collect(),
             )
         }
-        "dualib" => {
-            let q_t = cluster_marginal(p, q_t_given_x);
-            let (dec, _) = geometric_decoder(p, q_t_given_x, &q_t);
-            let ln = p.ln_p_y_given_x();
-            Some(
-                members(p, q_t_given_x)
-                    .into_iter()
-                    .enumerate()
-                    .map(|(t, w)| {
-                        let w = w?;
-                        if !dec.live[t] {
-                            return None;
-                        }
-                        let q0: Vec<T> = dec.q_y_given_t.row(t).iter().cloned().collect();
-                        let live_y: Vec<usize> = (0..ny).filter(|&y| !q0[y].is_zero()).collect();
-                        let means: Vec<T> = (0..nx)
-                            .map(|x| {
-                                live_y
-                                    .iter()
-                                    .fold(T::zero(), |acc, &y| acc + q0[y].clone() * &ln[(x, y)])
-                            })
-                            .collect();
-                        let mut total = T::zero();
-                        for &y in &live_y {
-                            let (mut first, mut square) = (T::zero(), T::zero());
-                            for x in 0..nx {
-                                let c = ln[(x, y)].clone() - &means[x];
-                                let wc = w[x].clone() * &c;
-                                square += wc.clone() * &c;
-                                first += wc;
-                            }
-                            total += q0[y].clone() * (square - first.clone() * &first);
-                        }
-                        Some(total.max_of(T::zero()))
-                    })
-                    .collect(),
-            )
-        }
+        "dualib" => Some(per_dual_cluster(p, q_t_given_x, lambda_dual_bound_of)),
         _ => None,
     }
 }
