@@ -367,17 +367,15 @@ fn settle<T: Real, B: Bottleneck<T>>(
     // sweep.
     let moved: Vec<T> = (0..k)
         .map(|t| {
-            let (a, b) = (by_cluster.column(t), by_cluster_next.column(t));
-            a.iter()
-                .zip(b.iter())
-                .fold(T::zero(), |acc, (x, y)| acc.max_of((x.clone() - y).abs()))
+            column_distance(&by_cluster, t, &by_cluster_next, t, &T::infinity())
+                .unwrap_or_else(T::infinity)
         })
         .collect();
     let reach = T::from_f64(2.0) / tol.sqrt();
     for t in (0..k).filter(|&t| alive(t)) {
         for u in (t + 1..k).filter(|&u| alive(u)) {
             let cutoff = (moved[t].clone() + &moved[u]) * &reach;
-            let Some(distance) = decoder_distance_below(&by_cluster, t, u, &cutoff) else {
+            let Some(distance) = column_distance(&by_cluster, t, &by_cluster, u, &cutoff) else {
                 continue;
             };
             if decoder_distance(&by_cluster_next, t, u) < distance * &limit {
@@ -470,17 +468,18 @@ fn decoders_by_column<T: Real>(dec: &Decoder<T>) -> DMatrix<T> {
     dec.q_y_given_t.transpose()
 }
 
-/// [`decoder_distance`] if it is below `cutoff`, `None` (as soon as one outcome y shows it)
-/// otherwise.
-fn decoder_distance_below<T: Real>(
-    by_column: &DMatrix<T>,
+/// max_y |a[(y, t)] − b[(y, u)]|, the distance between column t of `a` and column u of
+/// `b`, if it is below `cutoff`; `None` as soon as one y shows that it is not.
+fn column_distance<T: Real>(
+    a: &DMatrix<T>,
     t: usize,
+    b: &DMatrix<T>,
     u: usize,
     cutoff: &T,
 ) -> Option<T> {
     let mut distance = T::zero();
-    for (a, b) in by_column.column(t).iter().zip(by_column.column(u).iter()) {
-        distance = distance.max_of((a.clone() - b).abs());
+    for (x, y) in a.column(t).iter().zip(b.column(u).iter()) {
+        distance = distance.max_of((x.clone() - y).abs());
         if distance >= *cutoff {
             return None;
         }
@@ -491,11 +490,7 @@ fn decoder_distance_below<T: Real>(
 /// max_y |q(y|t) − q(y|u)|: how far apart the decoders of clusters t and u are, from the
 /// decoders as columns ([`decoders_by_column`]).
 fn decoder_distance<T: Real>(by_column: &DMatrix<T>, t: usize, u: usize) -> T {
-    by_column
-        .column(t)
-        .iter()
-        .zip(by_column.column(u).iter())
-        .fold(T::zero(), |acc, (a, b)| acc.max_of((a.clone() - b).abs()))
+    column_distance(by_column, t, by_column, u, &T::infinity()).unwrap_or_else(T::infinity)
 }
 
 /// The largest difference max_y |q(y|t) − q(y|u)| of the decoders of each pair (t, u) of

@@ -21,7 +21,7 @@
 
 use nalgebra::DMatrix;
 
-use crate::bottleneck::cluster_marginal;
+use crate::bottleneck::{cluster_marginal, members_given_cluster};
 use crate::dist::Joint;
 use crate::dual_ib::geometric_decoder;
 use crate::scalar::Real;
@@ -30,14 +30,9 @@ use crate::spectrum::{singular_values, MaximalCorrelation};
 /// q(x|t) for the live clusters: `None` for clusters without mass.
 fn members<T: Real>(p: &Joint<T>, q_t_given_x: &DMatrix<T>) -> Vec<Option<Vec<T>>> {
     let q_t = cluster_marginal(p, q_t_given_x);
+    let q_x_given_t = members_given_cluster(p, q_t_given_x, &q_t);
     (0..q_t.len())
-        .map(|t| {
-            (!q_t[t].is_zero()).then(|| {
-                (0..p.nx())
-                    .map(|x| p.p_x()[x].clone() * &q_t_given_x[(x, t)] / &q_t[t])
-                    .collect()
-            })
-        })
+        .map(|t| (!q_t[t].is_zero()).then(|| q_x_given_t.row(t).iter().cloned().collect()))
         .collect()
 }
 
@@ -176,18 +171,12 @@ pub fn split_eigenvalue_bounds<T: Real>(
     p: &Joint<T>,
     q_t_given_x: &DMatrix<T>,
 ) -> Option<Vec<Option<T>>> {
-    let (nx, ny) = (p.nx(), p.ny());
+    let ny = p.ny();
     match method {
         "ib" => {
             // Two products (rows t): first = q(x|t)·p(y|x) = q(y|t), second = q(x|t)·p(y|x)².
             let q_t = cluster_marginal(p, q_t_given_x);
-            let w = DMatrix::from_fn(q_t.len(), nx, |t, x| {
-                if q_t[t].is_zero() {
-                    T::zero()
-                } else {
-                    p.p_x()[x].clone() * &q_t_given_x[(x, t)] / &q_t[t]
-                }
-            });
+            let w = members_given_cluster(p, q_t_given_x, &q_t);
             let pyx = p.p_y_given_x();
             let first = T::matmul(&w, pyx);
             let second = T::matmul(&w, &pyx.map(|v| v.clone() * &v));

@@ -100,6 +100,22 @@ pub fn cluster_marginal<T: Real>(p: &Joint<T>, q_t_given_x: &DMatrix<T>) -> Vec<
         .collect()
 }
 
+/// q(x|t) = p(x) q(t|x) / q(t) (Bayes), rows t, columns x; rows of clusters with
+/// q(t) = 0 are 0.
+pub fn members_given_cluster<T: Real>(
+    p: &Joint<T>,
+    q_t_given_x: &DMatrix<T>,
+    q_t: &[T],
+) -> DMatrix<T> {
+    DMatrix::from_fn(q_t.len(), p.nx(), |t, x| {
+        if q_t[t].is_zero() {
+            T::zero()
+        } else {
+            p.p_x()[x].clone() * &q_t_given_x[(x, t)] / &q_t[t]
+        }
+    })
+}
+
 /// ln of every entry, with 0 in place of ln 0 = −inf (for masked matrix products: the
 /// zeros are handled through [`zero_indicator`]).
 pub(crate) fn ln_or_zero<T: Real>(m: &DMatrix<T>) -> DMatrix<T> {

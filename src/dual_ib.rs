@@ -16,7 +16,9 @@
 
 use nalgebra::DMatrix;
 
-use crate::bottleneck::{is_positive, is_zero, overlap, Bottleneck, Decoder, Quantities};
+use crate::bottleneck::{
+    is_positive, is_zero, members_given_cluster, overlap, Bottleneck, Decoder, Quantities,
+};
 use crate::dist::Joint;
 use crate::scalar::Real;
 
@@ -34,15 +36,8 @@ pub fn geometric_decoder<T: Real>(
     q_t_given_x: &DMatrix<T>,
     q_t: &[T],
 ) -> (Decoder<T>, Vec<Option<T>>) {
-    let (nx, ny, nt) = (p.nx(), p.ny(), q_t.len());
-    // q(x|t) = p(x) q(t|x) / q(t), rows t.
-    let q_x_given_t = DMatrix::from_fn(nt, nx, |t, x| {
-        if q_t[t].is_zero() {
-            T::zero()
-        } else {
-            p.p_x()[x].clone() * &q_t_given_x[(x, t)] / &q_t[t]
-        }
-    });
+    let (ny, nt) = (p.ny(), q_t.len());
+    let q_x_given_t = members_given_cluster(p, q_t_given_x, q_t);
     let weighted = T::matmul(&q_x_given_t, p.ln_p_y_given_x());
     // y is killed in cluster t when some member x (q(x|t) > 0) has p(y|x) = 0.
     let killed = p.has_zero_conditionals().then(|| {
