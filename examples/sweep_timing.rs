@@ -79,7 +79,13 @@ fn main() {
         let p = joint(name);
         for &direction in &directions {
             let t0 = Instant::now();
-            let path = pool.install(|| anneal(&Ib, &p, &betas, direction, &options, &|_| {}));
+            let verbose = std::env::var_os("SWEEP_VERBOSE").is_some();
+            let tick = |n: usize| {
+                if verbose {
+                    eprintln!("  [{n} points after {:.3} s]", t0.elapsed().as_secs_f64());
+                }
+            };
+            let path = pool.install(|| anneal(&Ib, &p, &betas, direction, &options, &tick));
             let seconds = t0.elapsed().as_secs_f64();
             let total: usize = path.points.iter().map(|s| s.iterations).sum();
             let worst = path.points.iter().map(|s| s.iterations).max().unwrap_or(0);

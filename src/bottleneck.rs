@@ -163,7 +163,7 @@ pub(crate) fn overlap(a: &DMatrix<bool>, b: &DMatrix<bool>) -> DMatrix<bool> {
 /// # Formula
 /// q(y|t) = Σ_x p(x,y) q(t|x) / q(t) = Σ_x p(y|x) q(x|t)  [TPB99]
 pub fn markov_decoder<T: Real>(p: &Joint<T>, q_t_given_x: &DMatrix<T>, q_t: &[T]) -> Decoder<T> {
-    let numerator = T::matmul(&q_t_given_x.transpose(), p.p_xy());
+    let numerator = T::tr_matmul(q_t_given_x, p.p_xy());
     let nt = q_t.len();
     let live: Vec<bool> = q_t.iter().map(|m| !m.is_zero()).collect();
     let q_y_given_t = DMatrix::from_fn(nt, p.ny(), |t, y| {
@@ -240,7 +240,8 @@ pub fn gibbs_encoder_with_log<T: Real>(
                 out[(x, t)] = T::zero() / T::zero();
                 log[(x, t)] = T::zero() / T::zero();
             } else if log[(x, t)].is_finite() {
-                out[(x, t)] /= &total[x];
+                let w = std::mem::replace(&mut out[(x, t)], T::zero());
+                out[(x, t)] = (w / &total[x]).flush_subnormal();
                 log[(x, t)] -= &ln_total[x];
             }
         }
@@ -373,4 +374,25 @@ pub fn effective_clusters<T: Real>(
         }
     }
     groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A weight exp(−720) relative to the row's largest is subnormal in f64 (below
+    /// 2.2e-308): the encoder stores 0 there, its logarithm stays the finite −720, and the
+    /// row still sums to 1. Subnormal entries would slow every later product a hundredfold.
+    #[test]
+    fn gibbs_encoder_flushes_subnormal_weights_and_keeps_their_logarithm() {
+        let q_t = [0.5f64, 0.5, 0.5];
+        let d = DMatrix::from_row_slice(1, 3, &[0.0, 7.2, 0.5]);
+        let (q, log) = gibbs_encoder_with_log(&q_t, &d, &100.0, &1.0);
+        let ln_z = (1.0 + (-50.0f64).exp() + (-720.0f64).exp()).ln();
+        assert_eq!(q[(0, 1)], 0.0);
+        assert!((log[(0, 1)] - (-720.0 - ln_z)).abs() < 1e-12);
+        assert!((q[(0, 2)] - (-50.0f64).exp() / ln_z.exp()).abs() < 1e-30);
+        assert!(q.iter().all(|v| !v.is_subnormal()));
+        assert!((q.sum() - 1.0).abs() < 1e-15);
+    }
 }

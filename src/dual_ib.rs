@@ -86,7 +86,7 @@ impl<T: Real> Bottleneck<T> for DualIb {
     /// when q(y|t) > 0 = p(y|x) for some y, or the cluster is dead.
     fn distortion(&self, p: &Joint<T>, decoder: &Decoder<T>) -> DMatrix<T> {
         let (nx, nt) = (p.nx(), decoder.live.len());
-        let cross = T::matmul(p.ln_p_y_given_x(), &decoder.q_y_given_t.transpose());
+        let cross = T::matmul_tr(p.ln_p_y_given_x(), &decoder.q_y_given_t);
         // Where q(y|t) > 0 = p(y|x) for some y, the distortion is +inf.
         let missing = p.has_zero_conditionals().then(|| {
             overlap(

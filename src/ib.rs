@@ -26,7 +26,7 @@ pub(crate) fn kl_distortion<T: Real>(p: &Joint<T>, decoder: &Decoder<T>) -> DMat
     let (nx, nt) = (p.nx(), decoder.live.len());
     let neg_entropy = p.neg_entropy_rows();
     let ln_q0 = ln_or_zero(&decoder.q_y_given_t);
-    let cross = T::matmul(p_y_given_x, &ln_q0.transpose());
+    let cross = T::matmul_tr(p_y_given_x, &ln_q0);
     // Where p(y|x) > 0 = q(y|t) for some y, the distortion is +inf.
     // Zeros of live decoders only: dead clusters (zero rows) are +inf anyway, and checking
     // them would make every step pay for the overlap.

@@ -155,6 +155,30 @@ pub trait Real:
         out
     }
 
+    /// The product `aᵀ · b`. The default transposes `a` and calls [`Real::matmul`];
+    /// `f64` hands gemm a transposed view (strides swapped), so nothing is copied.
+    ///
+    /// # Panics
+    /// If `a` and `b` have different numbers of rows.
+    fn tr_matmul(a: &DMatrix<Self>, b: &DMatrix<Self>) -> DMatrix<Self> {
+        Self::matmul(&a.transpose(), b)
+    }
+
+    /// The product `a · bᵀ`; see [`Real::tr_matmul`].
+    ///
+    /// # Panics
+    /// If `a` and `b` have different numbers of columns.
+    fn matmul_tr(a: &DMatrix<Self>, b: &DMatrix<Self>) -> DMatrix<Self> {
+        Self::matmul(a, &b.transpose())
+    }
+
+    /// Zero in place of a subnormal value, the value otherwise. Subnormal `f64`
+    /// arithmetic is about a hundred times slower than normal arithmetic; MPFR has no
+    /// subnormals, so the default returns the value unchanged.
+    fn flush_subnormal(self) -> Self {
+        self
+    }
+
     /// The smaller of two values (`self` when they compare equal or unordered).
     fn min_of(self, other: Self) -> Self {
         if other < self {
@@ -236,6 +260,84 @@ impl Real for f64 {
     fn matmul(a: &DMatrix<Self>, b: &DMatrix<Self>) -> DMatrix<Self> {
         a * b
     }
+    fn tr_matmul(a: &DMatrix<Self>, b: &DMatrix<Self>) -> DMatrix<Self> {
+        assert_eq!(a.nrows(), b.nrows(), "tr_matmul: inner dimensions differ");
+        let shape = (a.ncols(), a.nrows(), b.ncols());
+        dgemm_strided(
+            shape,
+            a.as_slice(),
+            (a.nrows(), 1),
+            b.as_slice(),
+            (1, b.nrows()),
+        )
+    }
+    fn matmul_tr(a: &DMatrix<Self>, b: &DMatrix<Self>) -> DMatrix<Self> {
+        assert_eq!(a.ncols(), b.ncols(), "matmul_tr: inner dimensions differ");
+        let shape = (a.nrows(), a.ncols(), b.nrows());
+        dgemm_strided(
+            shape,
+            a.as_slice(),
+            (1, a.nrows()),
+            b.as_slice(),
+            (b.nrows(), 1),
+        )
+    }
+    fn flush_subnormal(self) -> Self {
+        if self.is_subnormal() {
+            0.0
+        } else {
+            self
+        }
+    }
+}
+
+/// C = A·B in `f64` by matrixmultiply's dgemm (the kernel nalgebra's own product uses),
+/// with A (m×k) and B (k×n) given as storage plus (row stride, column stride), so that a
+/// transposed operand is a swap of strides rather than a copy. C is a new m×n matrix.
+///
+/// (nalgebra's product of strided views is not used: in 0.34 its small-matrix path
+/// indexes out of bounds for a view whose row stride is not 1.)
+///
+/// # Panics
+/// If a slice is too short for its shape and strides.
+fn dgemm_strided(
+    (m, k, n): (usize, usize, usize),
+    a: &[f64],
+    (rsa, csa): (usize, usize),
+    b: &[f64],
+    (rsb, csb): (usize, usize),
+) -> DMatrix<f64> {
+    let mut c = DMatrix::zeros(m, n);
+    if m == 0 || k == 0 || n == 0 {
+        return c;
+    }
+    assert!(
+        a.len() > (m - 1) * rsa + (k - 1) * csa && b.len() > (k - 1) * rsb + (n - 1) * csb,
+        "dgemm_strided: storage too small for the shape and strides"
+    );
+    // SAFETY: by the assertion, every offset i·rsa + l·csa (i < m, l < k) lies inside `a`
+    // and every l·rsb + j·csb (l < k, j < n) inside `b`; `c` is an owned m×n column-major
+    // matrix (row stride 1, column stride m). dgemm reads only a and b, writes only c,
+    // and with beta = 0 does not read c. The slices outlive the call.
+    unsafe {
+        matrixmultiply::dgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            rsa as isize,
+            csa as isize,
+            b.as_ptr(),
+            rsb as isize,
+            csb as isize,
+            0.0,
+            c.as_mut_slice().as_mut_ptr(),
+            1,
+            m as isize,
+        );
+    }
+    c
 }
 
 /// Tolerances, kept in one place (as statrs keeps them in `prec.rs`).
@@ -295,6 +397,44 @@ mod tests {
             let s = x.to_decimal();
             assert_eq!(<f64 as Real>::parse(&s).unwrap(), x);
         }
+    }
+
+    /// (A·B)(i, j) = Σ_l A(i, l) B(l, j) by the definition, on small integers (exact in f64).
+    fn naive_product(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
+        DMatrix::from_fn(a.nrows(), b.ncols(), |i, j| {
+            (0..a.ncols()).map(|l| a[(i, l)] * b[(l, j)]).sum()
+        })
+    }
+
+    #[test]
+    fn transposed_products_match_the_definition_for_all_shapes() {
+        let shapes = [
+            (0, 3, 2),
+            (3, 0, 2),
+            (2, 3, 0),
+            (1, 1, 1),
+            (3, 2, 4),
+            (7, 9, 6),
+            (40, 33, 17),
+        ];
+        for (m, k, n) in shapes {
+            let a = DMatrix::from_fn(k, m, |i, j| ((3 * i + 5 * j) % 11) as f64 - 5.0);
+            let b = DMatrix::from_fn(k, n, |i, j| ((7 * i + 2 * j) % 13) as f64 - 6.0);
+            let expected = naive_product(&a.transpose(), &b);
+            assert_eq!(f64::tr_matmul(&a, &b), expected, "aᵀ·b at {m}x{k}x{n}");
+            let (a_t, b_t) = (a.transpose(), b.transpose());
+            assert_eq!(f64::matmul_tr(&a_t, &b_t), expected, "a·bᵀ at {m}x{k}x{n}");
+        }
+    }
+
+    #[test]
+    fn subnormals_flush_to_zero_and_normals_stay() {
+        let smallest_normal = f64::MIN_POSITIVE;
+        assert_eq!((smallest_normal / 2.0).flush_subnormal(), 0.0);
+        assert_eq!(5e-324f64.flush_subnormal(), 0.0);
+        assert_eq!(smallest_normal.flush_subnormal(), smallest_normal);
+        assert_eq!(1e-300f64.flush_subnormal(), 1e-300);
+        assert_eq!(0.0f64.flush_subnormal(), 0.0);
     }
 
     #[test]

@@ -260,6 +260,7 @@ pub fn solve<T: Real, B: Bottleneck<T>>(
         p,
         beta,
         run.q,
+        run.log.as_ref(),
         merge,
         run.iterations,
         run.termination,
@@ -270,6 +271,8 @@ pub fn solve<T: Real, B: Bottleneck<T>>(
 /// Where an iteration ended.
 struct Run<T> {
     q: DMatrix<T>,
+    /// ln q (−inf at zeros) when the driver has it, so that [`finish`] need not take it.
+    log: Option<DMatrix<T>>,
     iterations: usize,
     termination: Termination,
     residual: T,
@@ -339,6 +342,7 @@ fn iterate_plain<T: Real, B: Bottleneck<T>>(
     }
     Run {
         q,
+        log: None,
         iterations,
         termination,
         residual,
@@ -437,7 +441,8 @@ fn extrapolate<T: Real>(
         for x in 0..nx {
             if free[(x, t)] {
                 log[(x, t)] += &scale[x].0;
-                q[(x, t)] *= &scale[x].1;
+                let v = std::mem::replace(&mut q[(x, t)], T::zero());
+                q[(x, t)] = (v * &scale[x].1).flush_subnormal();
             }
         }
     }
@@ -457,7 +462,7 @@ fn driver_parts<'a, T: Real, B: Bottleneck<T>>(
     impl Fn(&T) -> T,
     impl Fn(&Iterate<T>) -> Iterate<T> + 'a,
     impl Fn(&Iterate<T>) -> T + 'a,
-    impl Fn(DMatrix<T>, usize, Termination, T) -> Run<T>,
+    impl Fn(Iterate<T>, usize, Termination, T) -> Run<T>,
 ) {
     let slack = |f: &T| T::from_f64(1e3) * T::epsilon() * f.abs().max_of(T::one());
     let step = move |it: &Iterate<T>| {
@@ -468,8 +473,9 @@ fn driver_parts<'a, T: Real, B: Bottleneck<T>>(
         let quantities = Quantities::of_with_log(p, &it.q, Some(&it.log));
         method.objective(p, beta, &it.q, &quantities)
     };
-    let done = |q, iterations, termination, residual| Run {
-        q,
+    let done = |it: Iterate<T>, iterations, termination, residual| Run {
+        q: it.q,
+        log: Some(it.log),
         iterations,
         termination,
         residual,
@@ -498,12 +504,12 @@ fn iterate_squarem<T: Real, B: Bottleneck<T>>(
     let mut residual = T::infinity();
     loop {
         if evals >= stop.max_iter {
-            return done(i0.q, evals, Termination::MaxIter, residual);
+            return done(i0, evals, Termination::MaxIter, residual);
         }
         let i1 = step(&i0);
         evals += 1;
         if !i1.finite() {
-            return done(i0.q, evals, Termination::NonFinite, residual);
+            return done(i0, evals, Termination::NonFinite, residual);
         }
         residual = max_abs_diff(&i1.q, &i0.q);
         if residual <= stop.tol || evals >= stop.max_iter {
@@ -513,17 +519,17 @@ fn iterate_squarem<T: Real, B: Bottleneck<T>>(
             } else {
                 Termination::MaxIter
             };
-            return done(i1.q, evals, termination, residual);
+            return done(i1, evals, termination, residual);
         }
         let i2 = step(&i1);
         evals += 1;
         if !i2.finite() {
-            return done(i1.q, evals, Termination::NonFinite, residual);
+            return done(i1, evals, Termination::NonFinite, residual);
         }
         let residual2 = max_abs_diff(&i2.q, &i1.q);
         if residual2 <= stop.tol {
             report(observer, evals, &residual2, || objective(&i2));
-            return done(i2.q, evals, Termination::Converged, residual2);
+            return done(i2, evals, Termination::Converged, residual2);
         }
         // α = −1 is the plain double step; at the initial cap the cap only grows.
         let raw = step_length(&i0.log, &i1.log, &i2.log);
@@ -678,7 +684,8 @@ fn from_free_log<T: Real>(
     }
     for (&i, &x) in free.iter().zip(rows) {
         log[i] += &scale[x].0;
-        q[i] *= &scale[x].1;
+        let v = std::mem::replace(&mut q[i], T::zero());
+        q[i] = (v * &scale[x].1).flush_subnormal();
     }
     out.finite().then_some(out)
 }
@@ -819,7 +826,7 @@ fn iterate_anderson<T: Real, B: Bottleneck<T>>(
     let mut g = step(&x);
     let mut evals = 1usize;
     if !g.finite() {
-        return done(x.q, evals, Termination::NonFinite, T::infinity());
+        return done(x, evals, Termination::NonFinite, T::infinity());
     }
     let mut residual = max_abs_diff(&g.q, &x.q);
     let mut f_g = objective(&g);
@@ -828,7 +835,7 @@ fn iterate_anderson<T: Real, B: Bottleneck<T>>(
     let mut f_floor = f_g.clone();
     report(observer, evals, &residual, || f_g.clone());
     if residual <= stop.tol {
-        return done(g.q, evals, Termination::Converged, residual);
+        return done(g, evals, Termination::Converged, residual);
     }
     let mut history = AndersonHistory::new();
     // After a rejected candidate, 2^r plain steps (r consecutive rejections, r <= 6) go
@@ -837,7 +844,7 @@ fn iterate_anderson<T: Real, B: Bottleneck<T>>(
     let mut rejections = 0u32;
     loop {
         if evals >= stop.max_iter {
-            return done(g.q, evals, Termination::MaxIter, residual);
+            return done(g, evals, Termination::MaxIter, residual);
         }
         let candidate = history.candidate(p.p_x(), &x, &g);
         let candidate = if cooldown > 0 {
@@ -873,7 +880,7 @@ fn iterate_anderson<T: Real, B: Bottleneck<T>>(
                 let next = step(&g);
                 evals += 1;
                 if !next.finite() {
-                    return done(g.q, evals, Termination::NonFinite, residual);
+                    return done(g, evals, Termination::NonFinite, residual);
                 }
                 x = std::mem::replace(&mut g, next);
                 f_g = objective(&g);
@@ -883,24 +890,26 @@ fn iterate_anderson<T: Real, B: Bottleneck<T>>(
         residual = max_abs_diff(&g.q, &x.q);
         report(observer, evals, &residual, || f_g.clone());
         if residual <= stop.tol {
-            return done(g.q, evals, Termination::Converged, residual);
+            return done(g, evals, Termination::Converged, residual);
         }
     }
 }
 
-/// Assembles a [`Solution`] for the encoder `q`.
+/// Assembles a [`Solution`] for the encoder `q`, reusing ln q (−inf at zeros) when the
+/// caller has it.
 #[allow(clippy::too_many_arguments)]
 pub fn finish<T: Real, B: Bottleneck<T>>(
     method: &B,
     p: &Joint<T>,
     beta: &T,
     q: DMatrix<T>,
+    ln_q: Option<&DMatrix<T>>,
     merge: &MergeTol<T>,
     iterations: usize,
     termination: Termination,
     residual: T,
 ) -> Solution<T> {
-    let quantities = Quantities::of(p, &q);
+    let quantities = Quantities::of_with_log(p, &q, ln_q);
     let decoder = method.decoder(p, &q, &quantities.q_t);
     let objective = method.objective(p, beta, &q, &quantities);
     let clusters = effective_clusters(
