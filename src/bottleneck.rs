@@ -196,16 +196,19 @@ pub fn gibbs_encoder_with_log<T: Real>(
 ) -> (DMatrix<T>, DMatrix<T>) {
     let (nx, nt) = d.shape();
     let unit_alpha = *alpha == T::one();
-    // Column by column (the storage order): logits into `log`, the row maxima beside.
-    let mut log = DMatrix::from_element(nx, nt, -T::infinity());
-    let mut max: Vec<Option<T>> = vec![None; nx];
-    for t in 0..nt {
-        if q_t[t].is_zero() {
+    let neg_inf = -T::infinity();
+    // Column by column (the storage order): logits into `log`, the row maxima beside
+    // (−inf while a row has no admissible cluster).
+    let mut log = DMatrix::from_element(nx, nt, neg_inf.clone());
+    let mut max = vec![neg_inf.clone(); nx];
+    for (t, mass) in q_t.iter().enumerate().take(nt) {
+        if mass.is_zero() {
             continue;
         }
-        let ln_q_t = q_t[t].ln();
-        for x in 0..nx {
-            let dist = &d[(x, t)];
+        let ln_q_t = mass.ln();
+        let d_col = &d.as_slice()[t * nx..(t + 1) * nx];
+        let log_col = &mut log.as_mut_slice()[t * nx..(t + 1) * nx];
+        for ((l_out, dist), m) in log_col.iter_mut().zip(d_col).zip(max.iter_mut()) {
             if !dist.is_finite() {
                 continue;
             }
@@ -213,36 +216,45 @@ pub fn gibbs_encoder_with_log<T: Real>(
             if !unit_alpha {
                 l /= alpha;
             }
-            if max[x].as_ref().is_none_or(|m| l > *m) {
-                max[x] = Some(l.clone());
+            if l > *m {
+                *m = l.clone();
             }
-            log[(x, t)] = l;
+            *l_out = l;
         }
     }
+    // Shifted by the row maxima and exponentiated (excluded clusters stay −inf, e^−inf = 0),
+    // then summed per row.
     let mut out = DMatrix::from_element(nx, nt, T::zero());
     let mut total = vec![T::zero(); nx];
     for t in 0..nt {
-        for x in 0..nx {
-            let (Some(m), true) = (&max[x], log[(x, t)].is_finite()) else {
-                continue;
-            };
-            log[(x, t)] -= m;
-            let w = log[(x, t)].exp();
-            total[x] += &w;
-            out[(x, t)] = w;
+        let log_col = &mut log.as_mut_slice()[t * nx..(t + 1) * nx];
+        let out_col = &mut out.as_mut_slice()[t * nx..(t + 1) * nx];
+        for ((o, l), m) in out_col.iter_mut().zip(log_col.iter_mut()).zip(&max) {
+            if l.is_finite() {
+                *l -= m;
+                *o = l.clone();
+            } else {
+                *o = neg_inf.clone();
+            }
+        }
+        T::exp_in_place(out_col);
+        for (sum, w) in total.iter_mut().zip(out_col.iter()) {
+            *sum += w;
         }
     }
     let ln_total: Vec<T> = total.iter().map(|v| v.ln()).collect();
     for t in 0..nt {
+        let log_col = &mut log.as_mut_slice()[t * nx..(t + 1) * nx];
+        let out_col = &mut out.as_mut_slice()[t * nx..(t + 1) * nx];
         for x in 0..nx {
-            if max[x].is_none() {
+            if !max[x].is_finite() {
                 // Every cluster is excluded for this x: NaN, reported as non-finite.
-                out[(x, t)] = T::zero() / T::zero();
-                log[(x, t)] = T::zero() / T::zero();
-            } else if log[(x, t)].is_finite() {
-                let w = std::mem::replace(&mut out[(x, t)], T::zero());
-                out[(x, t)] = (w / &total[x]).flush_subnormal();
-                log[(x, t)] -= &ln_total[x];
+                out_col[x] = T::zero() / T::zero();
+                log_col[x] = T::zero() / T::zero();
+            } else if log_col[x].is_finite() {
+                let w = std::mem::replace(&mut out_col[x], T::zero());
+                out_col[x] = (w / &total[x]).flush_subnormal();
+                log_col[x] -= &ln_total[x];
             }
         }
     }
