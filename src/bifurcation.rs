@@ -10,7 +10,7 @@
 //! * **nucleation** (first order): a new cluster of vanishing mass and finite decoder
 //!   lowers the objective. From the trivial solution this happens at β = 1/s*, with
 //!   s* = sup_{r ≠ p_X} D(rP ‖ p_Y) / D(r ‖ p_X) ≥ ρ_m² the strong data-processing
-//!   constant of [AGKN13] (the spec's η_KL; a different quantity from the channel's
+//!   constant of \[AGKN13\] (the spec's η_KL; a different quantity from the channel's
 //!   contraction coefficient), and for the dual IB at 1/η_dual,
 //!   η_dual = sup_r D(q_p ‖ q_r) / D(r ‖ p_X), q_r the normalised geometric mean under r.
 //!   For |X| > 2 both are found by an f64 search and polished by Newton at the working
@@ -41,7 +41,7 @@ fn members<T: Real>(p: &Joint<T>, q_t_given_x: &DMatrix<T>) -> Vec<Option<Vec<T>
 ///
 /// # Formula
 /// C_t[x,x'] = Σ_y p(y|x) p(y|x') q(x'|t) / q(y|t); λ_2(C_t) = σ_2(B_t)²,
-/// B_t[x,y] = q(x|t) p(y|x) / sqrt(q(x|t) q(y|t))  (spec ib §3.2, verified there and by
+/// B_t\[x,y\] = q(x|t) p(y|x) / sqrt(q(x|t) q(y|t))  (spec ib §3.2, verified there and by
 /// `tests/anneal.rs`).
 pub fn ib_split_eigenvalues<T: Real>(p: &Joint<T>, q_t_given_x: &DMatrix<T>) -> Vec<Option<T>> {
     members(p, q_t_given_x)
@@ -255,7 +255,7 @@ pub struct Supremum<T> {
     pub polish: Option<Polish<T>>,
 }
 
-/// s* = sup_{r ≠ p_X} D(rP ‖ p_Y) / D(r ‖ p_X) [AGKN13]; the trivial IB solution is
+/// s* = sup_{r ≠ p_X} D(rP ‖ p_Y) / D(r ‖ p_X) \[AGKN13\]; the trivial IB solution is
 /// the global optimum iff β ≤ 1/s*.
 ///
 /// # Method

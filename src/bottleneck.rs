@@ -52,7 +52,7 @@ pub trait Bottleneck<T: Real>: Sync {
     /// q'(t|x) = q(t) exp(−β d(x,t)) / Z(x, β), in log space.
     ///
     /// # Formula
-    /// ln q'(t|x) = ln q(t) − β d(x,t) − logsumexp_t( ln q(t) − β d(x,t) )  [TPB99]
+    /// ln q'(t|x) = ln q(t) − β d(x,t) − logsumexp_t( ln q(t) − β d(x,t) )  \[TPB99\]
     fn encoder(&self, q_t: &[T], d: &DMatrix<T>, beta: &T) -> DMatrix<T> {
         self.encoder_with_log(q_t, d, beta).0
     }
@@ -161,7 +161,7 @@ pub(crate) fn overlap(a: &DMatrix<bool>, b: &DMatrix<bool>) -> DMatrix<bool> {
 /// the encoder induces on (T, Y).
 ///
 /// # Formula
-/// q(y|t) = Σ_x p(x,y) q(t|x) / q(t) = Σ_x p(y|x) q(x|t)  [TPB99]
+/// q(y|t) = Σ_x p(x,y) q(t|x) / q(t) = Σ_x p(y|x) q(x|t)  \[TPB99\]
 pub fn markov_decoder<T: Real>(p: &Joint<T>, q_t_given_x: &DMatrix<T>, q_t: &[T]) -> Decoder<T> {
     let numerator = T::tr_matmul(q_t_given_x, p.p_xy());
     let nt = q_t.len();
@@ -181,7 +181,7 @@ pub fn markov_decoder<T: Real>(p: &Joint<T>, q_t_given_x: &DMatrix<T>, q_t: &[T]
 /// cluster is excluded is returned as NaN (reported as a non-finite termination).
 ///
 /// # Formula
-/// ln q'(t|x) = ℓ(x,t) − logsumexp_t ℓ(x,t),  ℓ(x,t) = (ln q(t) − β d(x,t)) / α  [SS17]
+/// ln q'(t|x) = ℓ(x,t) − logsumexp_t ℓ(x,t),  ℓ(x,t) = (ln q(t) − β d(x,t)) / α  \[SS17\]
 pub fn gibbs_encoder<T: Real>(q_t: &[T], d: &DMatrix<T>, beta: &T, alpha: &T) -> DMatrix<T> {
     gibbs_encoder_with_log(q_t, d, beta, alpha).0
 }

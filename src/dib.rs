@@ -18,7 +18,7 @@ use crate::dist::Joint;
 use crate::ib::kl_distortion;
 use crate::scalar::Real;
 
-/// The generalised IB with parameter α ≥ 0; α = 0 is the deterministic IB [SS17].
+/// The generalised IB with parameter α ≥ 0; α = 0 is the deterministic IB \[SS17\].
 #[derive(Clone, Debug)]
 pub struct GeneralizedIb<T: Real> {
     /// The weight of H(T|X) in L_α = H(T) − α H(T|X) − β I(T;Y); 0 for the DIB.

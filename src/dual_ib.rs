@@ -22,7 +22,7 @@ use crate::bottleneck::{
 use crate::dist::Joint;
 use crate::scalar::Real;
 
-/// The dual information bottleneck [PST20].
+/// The dual information bottleneck \[PST20\].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DualIb;
 

@@ -1,7 +1,7 @@
 //! `Ib`: the information bottleneck of Tishby, Pereira & Bialek.
 //!
 //! Minimises L = I(X;T) − β I(T;Y) over encoders q(t|x), with the Markov decoder and the
-//! KL distortion. The self-consistent equations [TPB99]:
+//! KL distortion. The self-consistent equations \[TPB99\]:
 //!
 //! q(t|x) = q(t) exp(−β KL[p(y|x) ‖ q(y|t)]) / Z(x,β);  q(t) = Σ_x p(x) q(t|x);
 //! q(y|t) = Σ_x p(y|x) q(x|t).
@@ -14,7 +14,7 @@ use crate::bottleneck::{
 use crate::dist::Joint;
 use crate::scalar::Real;
 
-/// The information bottleneck [TPB99].
+/// The information bottleneck \[TPB99\].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Ib;
 

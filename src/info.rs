@@ -9,7 +9,7 @@
 //!
 //! # References
 //! Cover & Thomas, *Elements of Information Theory*, 2nd ed., ch. 2 (definitions,
-//! chain rule eq. 2.14, I = Σ p ln p/(p p) eq. 2.28) [CT06].
+//! chain rule eq. 2.14, I = Σ p ln p/(p p) eq. 2.28) \[CT06\].
 
 use crate::dist::Joint;
 use crate::scalar::{tol, Real};
@@ -65,7 +65,7 @@ pub fn kl<T: Real>(p: &[T], q: &[T]) -> T {
 ///
 /// # References
 /// Lin, "Divergence measures based on the Shannon entropy", IEEE Trans. Inf. Theory
-/// 37 (1991), eq. 4.1 [Lin91].
+/// 37 (1991), eq. 4.1 \[Lin91\].
 pub fn js<T: Real>(p: &[T], q: &[T]) -> T {
     assert_eq!(p.len(), q.len(), "js: vectors of different lengths");
     let half = T::from_f64(0.5);

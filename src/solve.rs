@@ -59,7 +59,7 @@ impl<T: Real> Default for Stop<T> {
 /// and on smooth joints, where plain iteration needs up to 10^5 steps).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Acceleration {
-    /// q_{n+1} = F(q_n): the textbook Blahut-Arimoto iteration [TPB99]. Every iterate
+    /// q_{n+1} = F(q_n): the textbook Blahut-Arimoto iteration \[TPB99\]. Every iterate
     /// lowers the objective.
     None,
     /// SQUAREM, scheme S3 of Varadhan & Roland (2008, Scand. J. Stat. 35:335, "Simple and

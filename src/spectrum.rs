@@ -26,7 +26,7 @@ use crate::scalar::Real;
 ///
 /// # References
 /// Demmel & Veselić, "Jacobi's method is more accurate than QR", SIAM J. Matrix Anal.
-/// Appl. 13 (1992), algorithm 4.1 [DV92]. Hestenes (1958).
+/// Appl. 13 (1992), algorithm 4.1 \[DV92\]. Hestenes (1958).
 pub fn singular_values<T: Real>(a: &DMatrix<T>) -> Vec<T> {
     // Work on the orientation with fewer columns; columns are stored as Vec<T>.
     let (m, n) = a.shape();
@@ -133,11 +133,11 @@ impl<T: Real> MaximalCorrelation<T> {
     /// 1/ρ_m² is the linear-stability threshold of the trivial solution (the first split
     /// that forward annealing sees), not necessarily the learning onset: the trivial
     /// solution stops being *globally* optimal at 1/s*, where s* ≥ ρ_m² is the strong
-    /// data-processing constant of [AGKN13], and that can come earlier.
+    /// data-processing constant of \[AGKN13\], and that can come earlier.
     ///
     /// # References
-    /// [Ren59]; [Wit75] (singular-value form); [WFCT19] (second-variation approach to
-    /// IB learnability); [AGKN13] (s* ≥ ρ_m²). The stability claim is derived and tested
+    /// \[Ren59\]; \[Wit75\] (singular-value form); \[WFCT19\] (second-variation approach to
+    /// IB learnability); \[AGKN13\] (s* ≥ ρ_m²). The stability claim is derived and tested
     /// in `tests/stability.rs`; see papers/README.md, "What ibex verified itself".
     pub fn of(j: &Joint<T>) -> Self {
         // Columns with p(y) = 0 carry no mass; leave them out of Q.
