@@ -174,7 +174,8 @@ pub trait Real:
 
     /// e^v for every entry, in place, with results below the smallest normal value
     /// returned as 0 (as [`Real::flush_subnormal`] would make them); −inf gives 0. For
-    /// the hot loops (the Gibbs encoder, the accelerators' candidates). The default calls
+    /// the hot loop of the Gibbs encoder (the accelerators' candidates call [`Real::exp`]
+    /// and flush the normalised entries). The default calls
     /// [`Real::exp`] per entry (MPFR has no subnormals); `f64` skips the library call for
     /// arguments below ln(2^-1022) ≈ −708.40, which at large β are most of the encoder's
     /// entries.
