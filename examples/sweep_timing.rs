@@ -13,7 +13,10 @@
 //! ```
 //!
 //! Prints one line per run: joint, direction, acceleration, threads, seconds, total map
-//! evaluations, the largest per-beta count, and how many points did not converge.
+//! evaluations, the largest per-beta count, and how many points did not converge. With
+//! `SWEEP_VERBOSE=1` in the environment it also prints the elapsed time as each point is
+//! finished (stderr) and one line per point (stdout: beta, clusters, columns, evaluations,
+//! termination, residual, I(X;T), objective).
 
 use std::time::Instant;
 
@@ -75,11 +78,11 @@ fn main() {
         max_points: 400,
         max_located: None,
     };
+    let verbose = std::env::var_os("SWEEP_VERBOSE").is_some();
     for name in &joints {
         let p = joint(name);
         for &direction in &directions {
             let t0 = Instant::now();
-            let verbose = std::env::var_os("SWEEP_VERBOSE").is_some();
             let tick = |n: usize| {
                 if verbose {
                     eprintln!("  [{n} points after {:.3} s]", t0.elapsed().as_secs_f64());
@@ -94,7 +97,7 @@ fn main() {
                 .iter()
                 .filter(|s| s.termination != Termination::Converged)
                 .count();
-            if std::env::var_os("SWEEP_VERBOSE").is_some() {
+            if verbose {
                 for s in &path.points {
                     println!(
                         "  beta {:.4} clusters {} cols {} iterations {} {} residual {:.1e} i_xt {:.6} objective {:.15e}",
