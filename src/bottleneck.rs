@@ -84,8 +84,27 @@ pub trait Bottleneck<T: Real>: Sync {
     ) -> (DMatrix<T>, DMatrix<T>) {
         let q_t = cluster_marginal(p, q_t_given_x);
         let decoder = self.decoder(p, q_t_given_x, &q_t);
-        let d = self.distortion(p, &decoder);
-        self.encoder_with_log(&q_t, &d, beta)
+        self.step_from_decoder(p, beta, &q_t, &decoder)
+    }
+
+    /// The second half of [`Bottleneck::step_with_log`], for a caller that already has
+    /// q(t) and the decoder of the current encoder: distortion → encoder (with its log).
+    fn step_from_decoder(
+        &self,
+        p: &Joint<T>,
+        beta: &T,
+        q_t: &[T],
+        decoder: &Decoder<T>,
+    ) -> (DMatrix<T>, DMatrix<T>) {
+        let d = self.distortion(p, decoder);
+        self.encoder_with_log(q_t, &d, beta)
+    }
+
+    /// Whether [`Bottleneck::decoder`] is the Markov decoder [`markov_decoder`], the one
+    /// [`Quantities`] needs for I(T;Y); a driver that has it then computes it once per
+    /// iterate. Provided: `false` (always correct, never shares).
+    fn decoder_is_markov(&self) -> bool {
+        false
     }
 }
 
@@ -296,6 +315,19 @@ impl<T: Real> Quantities<T> {
     ) -> Self {
         let q_t = cluster_marginal(p, q_t_given_x);
         let dec = markov_decoder(p, q_t_given_x, &q_t);
+        Self::of_parts(p, q_t_given_x, ln_q_t_given_x, q_t, &dec)
+    }
+
+    /// [`Quantities::of_with_log`] for a caller that already has q(t) =
+    /// [`cluster_marginal`] and the Markov decoder [`markov_decoder`] of `q_t_given_x`
+    /// (the solver's driver, which computed them for its step).
+    pub fn of_parts(
+        p: &Joint<T>,
+        q_t_given_x: &DMatrix<T>,
+        ln_q_t_given_x: Option<&DMatrix<T>>,
+        q_t: Vec<T>,
+        dec: &Decoder<T>,
+    ) -> Self {
         let mut i_xt = T::zero();
         let mut h_t_given_x = T::zero();
         match ln_q_t_given_x {

@@ -64,6 +64,11 @@ impl<T: Real> Bottleneck<T> for GeneralizedIb<T> {
         "dib"
     }
 
+    /// Yes: [`Bottleneck::decoder`] is [`crate::bottleneck::markov_decoder`].
+    fn decoder_is_markov(&self) -> bool {
+        true
+    }
+
     /// The Markov decoder, as in the IB.
     fn decoder(&self, p: &Joint<T>, q_t_given_x: &DMatrix<T>, q_t: &[T]) -> Decoder<T> {
         markov_decoder(p, q_t_given_x, q_t)

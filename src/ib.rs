@@ -51,6 +51,11 @@ impl<T: Real> Bottleneck<T> for Ib {
         "ib"
     }
 
+    /// Yes: [`Bottleneck::decoder`] is [`crate::bottleneck::markov_decoder`].
+    fn decoder_is_markov(&self) -> bool {
+        true
+    }
+
     /// The Markov decoder q(y|t) = Σ_x p(x,y) q(t|x) / q(t).
     fn decoder(&self, p: &Joint<T>, q_t_given_x: &DMatrix<T>, q_t: &[T]) -> Decoder<T> {
         markov_decoder(p, q_t_given_x, q_t)

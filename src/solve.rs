@@ -4,12 +4,13 @@
 //! `solve` never fails: its inputs were checked when they were built, and "did not
 //! converge" or "became non-finite" is a [`Termination`] inside the [`Solution`].
 
+use std::cell::OnceCell;
 use std::collections::VecDeque;
 
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 
-use crate::bottleneck::{effective_clusters, Bottleneck, Quantities};
+use crate::bottleneck::{cluster_marginal, effective_clusters, Bottleneck, Decoder, Quantities};
 use crate::dist::Joint;
 use crate::error::{Error, Result};
 use crate::scalar::{tol, Real};
@@ -255,12 +256,13 @@ pub fn solve<T: Real, B: Bottleneck<T>>(
         }
         Acceleration::Anderson => iterate_anderson(method, p, beta, init, stop, observer),
     };
-    finish(
+    finish_prepared(
         method,
         p,
         beta,
         run.q,
         run.log.as_ref(),
+        run.prepared,
         merge,
         run.iterations,
         run.termination,
@@ -269,10 +271,12 @@ pub fn solve<T: Real, B: Bottleneck<T>>(
 }
 
 /// Where an iteration ended.
-struct Run<T> {
+struct Run<T: Real> {
     q: DMatrix<T>,
     /// ln q (−inf at zeros) when the driver has it, so that [`finish`] need not take it.
     log: Option<DMatrix<T>>,
+    /// q(t) and the decoder of `q` when the driver computed them.
+    prepared: Option<Prepared<T>>,
     iterations: usize,
     termination: Termination,
     residual: T,
@@ -343,22 +347,49 @@ fn iterate_plain<T: Real, B: Bottleneck<T>>(
     Run {
         q,
         log: None,
+        prepared: None,
         iterations,
         termination,
         residual,
     }
 }
 
-/// An iterate with its logarithm (−inf at zeros).
-struct Iterate<T> {
+/// q(t) and the method's decoder of one iterate. The step from the iterate needs them,
+/// and so does its objective when the method's decoder is the Markov one
+/// ([`Bottleneck::decoder_is_markov`]): an iterate computes them at most once.
+struct Prepared<T: Real> {
+    q_t: Vec<T>,
+    decoder: Decoder<T>,
+}
+
+/// An iterate with its logarithm (−inf at zeros), and its [`Prepared`] parts once needed.
+struct Iterate<T: Real> {
     q: DMatrix<T>,
     log: DMatrix<T>,
+    prepared: OnceCell<Prepared<T>>,
 }
 
 impl<T: Real> Iterate<T> {
+    fn new(q: DMatrix<T>, log: DMatrix<T>) -> Self {
+        Iterate {
+            q,
+            log,
+            prepared: OnceCell::new(),
+        }
+    }
+
     fn of(q: DMatrix<T>) -> Self {
         let log = q.map(|v| if v.is_zero() { -T::infinity() } else { v.ln() });
-        Iterate { q, log }
+        Iterate::new(q, log)
+    }
+
+    /// q(t) and `method`'s decoder of this iterate, computed on first use.
+    fn prepared<B: Bottleneck<T>>(&self, method: &B, p: &Joint<T>) -> &Prepared<T> {
+        self.prepared.get_or_init(|| {
+            let q_t = cluster_marginal(p, &self.q);
+            let decoder = method.decoder(p, &self.q, &q_t);
+            Prepared { q_t, decoder }
+        })
     }
 
     fn finite(&self) -> bool {
@@ -446,7 +477,7 @@ fn extrapolate<T: Real>(
             }
         }
     }
-    let out = Iterate { q, log };
+    let out = Iterate::new(q, log);
     out.finite().then_some(out)
 }
 
@@ -466,16 +497,24 @@ fn driver_parts<'a, T: Real, B: Bottleneck<T>>(
 ) {
     let slack = |f: &T| T::from_f64(1e3) * T::epsilon() * f.abs().max_of(T::one());
     let step = move |it: &Iterate<T>| {
-        let (q, log) = method.step_with_log(p, beta, &it.q);
-        Iterate { q, log }
+        let prepared = it.prepared(method, p);
+        let (q, log) = method.step_from_decoder(p, beta, &prepared.q_t, &prepared.decoder);
+        Iterate::new(q, log)
     };
     let objective = move |it: &Iterate<T>| {
-        let quantities = Quantities::of_with_log(p, &it.q, Some(&it.log));
+        let quantities = if method.decoder_is_markov() {
+            let prepared = it.prepared(method, p);
+            let q_t = prepared.q_t.clone();
+            Quantities::of_parts(p, &it.q, Some(&it.log), q_t, &prepared.decoder)
+        } else {
+            Quantities::of_with_log(p, &it.q, Some(&it.log))
+        };
         method.objective(p, beta, &it.q, &quantities)
     };
     let done = |it: Iterate<T>, iterations, termination, residual| Run {
         q: it.q,
         log: Some(it.log),
+        prepared: it.prepared.into_inner(),
         iterations,
         termination,
         residual,
@@ -653,10 +692,7 @@ fn from_free_log<T: Real>(
     values: &[T],
 ) -> Option<Iterate<T>> {
     let nx = fixed.q.nrows();
-    let mut out = Iterate {
-        q: fixed.q.clone(),
-        log: fixed.log.clone(),
-    };
+    let mut out = Iterate::new(fixed.q.clone(), fixed.log.clone());
     let (q, log) = (out.q.as_mut_slice(), out.log.as_mut_slice());
     let fixed_q = fixed.q.as_slice();
     let mut max: Vec<Option<T>> = vec![None; nx];
@@ -909,8 +945,44 @@ pub fn finish<T: Real, B: Bottleneck<T>>(
     termination: Termination,
     residual: T,
 ) -> Solution<T> {
-    let quantities = Quantities::of_with_log(p, &q, ln_q);
-    let decoder = method.decoder(p, &q, &quantities.q_t);
+    finish_prepared(
+        method,
+        p,
+        beta,
+        q,
+        ln_q,
+        None,
+        merge,
+        iterations,
+        termination,
+        residual,
+    )
+}
+
+/// [`finish`], reusing q(t) and the decoder of `q` when the driver has them.
+#[allow(clippy::too_many_arguments)]
+fn finish_prepared<T: Real, B: Bottleneck<T>>(
+    method: &B,
+    p: &Joint<T>,
+    beta: &T,
+    q: DMatrix<T>,
+    ln_q: Option<&DMatrix<T>>,
+    prepared: Option<Prepared<T>>,
+    merge: &MergeTol<T>,
+    iterations: usize,
+    termination: Termination,
+    residual: T,
+) -> Solution<T> {
+    let Prepared { q_t, decoder } = prepared.unwrap_or_else(|| {
+        let q_t = cluster_marginal(p, &q);
+        let decoder = method.decoder(p, &q, &q_t);
+        Prepared { q_t, decoder }
+    });
+    let quantities = if method.decoder_is_markov() {
+        Quantities::of_parts(p, &q, ln_q, q_t, &decoder)
+    } else {
+        Quantities::of_with_log(p, &q, ln_q)
+    };
     let objective = method.objective(p, beta, &q, &quantities);
     let clusters = effective_clusters(
         &quantities.q_t,

@@ -302,3 +302,52 @@ fn merging_solver_removes_a_cluster_that_dies_out_slowly() {
         plain.iterations
     );
 }
+
+/// The drivers compute the decoder once per iterate and hand it to the quantities (for
+/// I(T;Y)) when the method says it is the Markov decoder. That claim must be exact: the
+/// IB and the generalised IB make it, and their decoders equal the Markov decoder of
+/// tests/common's independent step; the dual IB's geometric decoder differs and must not.
+#[test]
+fn only_methods_whose_decoder_is_markov_say_so() {
+    use ibex::bottleneck::cluster_marginal;
+    for seed in 1..=4u64 {
+        let (nx, ny) = (3 + seed as usize, 2 + (seed % 3) as usize);
+        let j = Joint::normalized(random_joint(nx, ny, seed), labels(nx), labels(ny))
+            .unwrap()
+            .joint;
+        let q = Init::<f64>::Random { seed }.encoder(nx, 3).unwrap();
+        let q_t = cluster_marginal(&j, &q);
+        // q(y|t) = Σ_x p(x,y) q(t|x) / q(t), written out.
+        let markov = DMatrix::from_fn(3, ny, |t, y| {
+            (0..nx).map(|x| j.p_xy()[(x, y)] * q[(x, t)]).sum::<f64>() / q_t[t]
+        });
+        let check = |name: &str, claims: bool, decoder: DMatrix<f64>| {
+            let gap = (decoder - &markov).abs().max();
+            if claims {
+                assert!(
+                    gap < 1e-15,
+                    "{name}: claims the Markov decoder, off by {gap}"
+                );
+            } else {
+                assert!(
+                    gap > 1e-6,
+                    "{name}: has the Markov decoder but does not say so"
+                );
+            }
+        };
+        fn claim<B: Bottleneck<f64>>(m: &B) -> bool {
+            m.decoder_is_markov()
+        }
+        check("ib", claim(&Ib), Ib.decoder(&j, &q, &q_t).q_y_given_t);
+        for alpha in [0.0, 0.5, 1.0] {
+            let m = GeneralizedIb { alpha };
+            check("dib", claim(&m), m.decoder(&j, &q, &q_t).q_y_given_t);
+        }
+        check(
+            "dualib",
+            claim(&DualIb),
+            DualIb.decoder(&j, &q, &q_t).q_y_given_t,
+        );
+        assert!(claim(&Ib) && !claim(&DualIb));
+    }
+}
