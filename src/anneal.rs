@@ -821,7 +821,9 @@ pub struct Bifurcation<T> {
     /// (bisection on converged branch solutions), the onset constant itself from the
     /// trivial solution, or, for nucleation on a non-trivial branch, the β where the two
     /// branches' objectives cross (where the high branch becomes the better one; it may
-    /// differ from `beta_predicted`, where the low branch becomes unstable).
+    /// differ from `beta_predicted`, where the low branch becomes unstable). When the high
+    /// branch's new cluster is born with vanishing mass (the crossing is not resolved:
+    /// the branches meet at the onset), it is the onset `beta_predicted` itself.
     pub beta_located: T,
     /// Relative tolerance of `beta_located`: the width of the final bracket (bisection,
     /// or the certified bracket of the Illinois root finder for linear splits); 0 when it
@@ -830,8 +832,10 @@ pub struct Bifurcation<T> {
     /// objective crossing, at least the shift implied by the branches' objective errors
     /// (re-solved from the bracket ends; rounding), and, where the crossing is not
     /// resolved (the high branch collapsed at the root, or its cluster masses differ
-    /// between the two solves by more than sqrt(tol)), |located − predicted|/located +
-    /// the bisection tolerance: see `crossing_check` in the source.
+    /// between the two solves by more than sqrt(tol)), the onset's bisection width plus
+    /// δ/(s·β) (δ the growth difference of a continued and a cold solve of the low branch
+    /// at the onset, s the growth's slope in β), or, without that estimate, the crossing's
+    /// tolerance and |located − predicted|/located: see `crossing_check` in the source.
     pub tolerance: T,
     /// Distinct clusters below and above.
     pub clusters_before: usize,
@@ -994,97 +998,171 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
                 linear = false;
             }
         }
-        let iterations_near = a.iterations.max(b.iterations);
-        let (kind, predicted, located, tolerance) = if linear {
-            let root = illinois(&g_lo_beta, &g_hi_beta, rel_tol, g)
-                .unwrap_or_else(|| bisect(&g_lo_beta, &g_hi_beta, rel_tol, nonnegative));
-            (Kind::Linear, predicted_linear, root.0, root.1)
-        } else if let Some(sup) = trivial_low
-            .then(|| {
-                onset
-                    .get_or_init(|| trivial_onset_constant(method.name(), p))
-                    .as_ref()
-            })
-            .flatten()
-        {
-            // From the trivial solution the onset is a constant: 1/s* (or 1/η_dual). When
-            // the supremum is the local limit it coincides with the linear threshold.
-            let onset = T::one() / sup.value.clone();
-            let kind = if sup.method == SupremumMethod::LocalLimit {
-                Kind::Linear
-            } else {
-                Kind::Nucleation
-            };
-            (kind, Some(onset.clone()), onset, T::zero())
-        } else {
-            // Where the high branch becomes better than the low one.
-            let better = |beta: &T| {
-                let (l, h) = (on_low(beta), on_high(beta));
-                h.clusters.len() > l.clusters.len() && h.objective < l.objective
-            };
-            // Only a bracketed crossing is bisected; otherwise (the path's bracket holds no
-            // sign change of the comparison, e.g. one branch is not reproducible there) the
-            // change is reported at the bracket's geometric midpoint with the bracket's
-            // width as its tolerance, not as a located root.
-            // (located β, relative tolerance, whether the crossing was resolved).
-            let root = if !better(&lo) && better(&hi) {
-                let (beta_c, width) = bisect(&lo, &hi, rel_tol, better);
-                // The bracket is of the comparison as computed. Each branch's objective is
-                // only as exact as its solve (converged to `tol` in q, from the nearest
-                // solution of the branch), and two branches with many clusters cross at a
-                // shallow angle, so a tiny error in their difference moves the crossing
-                // far. The tolerance also covers that: both branches are solved again at
-                // the root from their bracket ends (cold), and the change of the
-                // difference Δ = L_high − L_low between the two solves, divided by
-                // β·|dΔ/dβ|, is the relative shift of the crossing it implies.
-                let check = crossing_check(
-                    method,
-                    p,
-                    &beta_c,
-                    (&on_low(&beta_c), &on_high(&beta_c)),
-                    (
-                        &solve_merging(method, p, &beta_c, low_state.clone(), options),
-                        &solve_merging(method, p, &beta_c, high_state.clone(), options),
-                    ),
-                    &options.stop.tol,
-                );
-                let tolerance = check.shift.map_or(width.clone(), |s| s.max_of(width));
-                (beta_c, tolerance, check.resolved)
-            } else {
-                (geometric_mid(&lo, &hi), (hi.clone() - &lo) / &hi, false)
-            };
-            // The onset on the low branch: where a new zero-mass cluster first grows,
-            // max_q c(q) > 1 away from the branch's own decoders (spec ib §3.1-3.2), by
-            // bisection within the bracket ±10% when it changes there.
-            let grows = |beta: &T| {
-                let s = on_low(beta);
-                crate::bifurcation::new_cluster_growth(
-                    method.name(),
-                    p,
-                    beta,
-                    &s.q_t_given_x,
-                    &options.merge.decoder,
-                )
-                .is_some_and(|g| g > T::zero())
-            };
-            let margin = T::from_f64(1.1);
-            let (w_lo, w_hi) = (lo.clone() / margin.clone(), hi.clone() * margin);
-            let predicted =
-                (!grows(&w_lo) && grows(&w_hi)).then(|| bisect(&w_lo, &w_hi, rel_tol, grows).0);
-            // An unresolved crossing (the high branch collapsed into the low one at the
-            // root, or its lightest cluster has not settled: a cluster being born with
-            // vanishing mass, whose mass converges ever more slowly near its onset) is
-            // located no better than its distance to the onset, where such a cluster is
-            // born (spec ib §3.1): the tolerance then includes |located − predicted|.
-            let (located, tolerance, resolved) = root;
-            let tolerance = match (&predicted, resolved) {
-                (Some(onset), false) => {
-                    tolerance.max_of((located.clone() - onset).abs() / &located + rel_tol)
-                }
-                _ => tolerance,
-            };
-            (Kind::Nucleation, predicted, located, tolerance)
+        // Where a new zero-mass cluster grows on the low branch: max_q c(q) > 1 away from
+        // the branch's own decoders (spec ib §3.1-3.2).
+        let grows = |beta: &T| {
+            let s = on_low(beta);
+            crate::bifurcation::new_cluster_growth(
+                method.name(),
+                p,
+                beta,
+                &s.q_t_given_x,
+                &options.merge.decoder,
+            )
+            .is_some_and(|g| g > T::zero())
         };
+        let linear_root = linear.then(|| {
+            illinois(&g_lo_beta, &g_hi_beta, rel_tol, g)
+                .unwrap_or_else(|| bisect(&g_lo_beta, &g_hi_beta, rel_tol, nonnegative))
+        });
+        // A branch with more clusters that the path found below the low branch's
+        // eigenvalue crossing cannot be that crossing's split: the crossing is only the
+        // low branch's own limit of stability. If the low branch starts to nucleate a
+        // cluster (max_q c(q) crosses 1) between the bracket's low end and the crossing,
+        // the change is that first-order onset, where the new cluster is born with
+        // vanishing mass. Going down (and in independent solves, which find the better
+        // branch) this is so whether the crossing lies in the bracket or above it (a
+        // cluster of vanishing mass dies ever more slowly, so the path may keep it a
+        // little below its onset); going up the sweep follows the low branch to the
+        // crossing itself, so only when the crossing lies above the bracket. On the 3x3 example the down path keeps a
+        // third cluster, of mass ever smaller, down to 2.63300, where max_q c(q) crosses
+        // 1 on the 2-cluster branch; its eigenvalue crossing is at 2.63718, to which the
+        // up path follows it. Just below the crossing (1e-4) the new maximum of c that
+        // the split itself brings cannot be mistaken for a nucleation.
+        // The window searched for the onset, (bottom, top): going down or independently
+        // from 3% below the bracket (as for the crossing: the merging solver may drop a
+        // cluster of vanishing mass a little above its onset) to just below the crossing;
+        // going up from the bracket's low end to the lower of its high end and just below
+        // the crossing, and only when the crossing lies above the bracket.
+        let onset_window = linear_root.as_ref().and_then(|root| {
+            let below = root.0.clone() * T::from_f64(1.0 - 1e-4);
+            if trivial_low {
+                None
+            } else if path.direction != Direction::Up {
+                let allowance = step.clone() * &step * &step;
+                Some((lo.clone() / allowance, below))
+            } else {
+                (root.0 > hi).then(|| (lo.clone(), below.min_of(hi.clone())))
+            }
+        });
+        let onset_in_bracket = onset_window
+            .as_ref()
+            .is_some_and(|(bottom, top)| top > bottom && !grows(bottom) && grows(top));
+        let iterations_near = a.iterations.max(b.iterations);
+        let (kind, predicted, located, tolerance) =
+            if let Some(root) = linear_root.filter(|_| !onset_in_bracket) {
+                (Kind::Linear, predicted_linear, root.0, root.1)
+            } else if let Some(sup) = trivial_low
+                .then(|| {
+                    onset
+                        .get_or_init(|| trivial_onset_constant(method.name(), p))
+                        .as_ref()
+                })
+                .flatten()
+            {
+                // From the trivial solution the onset is a constant: 1/s* (or 1/η_dual). When
+                // the supremum is the local limit it coincides with the linear threshold.
+                let onset = T::one() / sup.value.clone();
+                let kind = if sup.method == SupremumMethod::LocalLimit {
+                    Kind::Linear
+                } else {
+                    Kind::Nucleation
+                };
+                (kind, Some(onset.clone()), onset, T::zero())
+            } else {
+                // Where the high branch becomes better than the low one.
+                let better = |beta: &T| {
+                    let (l, h) = (on_low(beta), on_high(beta));
+                    h.clusters.len() > l.clusters.len() && h.objective < l.objective
+                };
+                // Only a bracketed crossing is bisected; otherwise (the path's bracket holds no
+                // sign change of the comparison, e.g. one branch is not reproducible there) the
+                // change is reported at the bracket's geometric midpoint with the bracket's
+                // width as its tolerance, not as a located root.
+                // (located β, relative tolerance, whether the crossing was resolved).
+                let root = if !better(&lo) && better(&hi) {
+                    let (beta_c, width) = bisect(&lo, &hi, rel_tol, better);
+                    // The bracket is of the comparison as computed. Each branch's objective is
+                    // only as exact as its solve (converged to `tol` in q, from the nearest
+                    // solution of the branch), and two branches with many clusters cross at a
+                    // shallow angle, so a tiny error in their difference moves the crossing
+                    // far. The tolerance also covers that: both branches are solved again at
+                    // the root from their bracket ends (cold), and the change of the
+                    // difference Δ = L_high − L_low between the two solves, divided by
+                    // β·|dΔ/dβ|, is the relative shift of the crossing it implies.
+                    let check = crossing_check(
+                        method,
+                        p,
+                        &beta_c,
+                        (&on_low(&beta_c), &on_high(&beta_c)),
+                        (
+                            &solve_merging(method, p, &beta_c, low_state.clone(), options),
+                            &solve_merging(method, p, &beta_c, high_state.clone(), options),
+                        ),
+                        &options.stop.tol,
+                    );
+                    let tolerance = check.shift.map_or(width.clone(), |s| s.max_of(width));
+                    (beta_c, tolerance, check.resolved)
+                } else {
+                    (geometric_mid(&lo, &hi), (hi.clone() - &lo) / &hi, false)
+                };
+                // The onset on the low branch: where a new zero-mass cluster first grows, by
+                // bisection within the path's bracket when it is known to lie there, else
+                // within the bracket ±10% when it changes there.
+                let margin = T::from_f64(1.1);
+                let (w_lo, w_hi) = if let Some(window) = onset_window.filter(|_| onset_in_bracket) {
+                    window
+                } else {
+                    (lo.clone() / margin.clone(), hi.clone() * margin)
+                };
+                let onset = (onset_in_bracket || (!grows(&w_lo) && grows(&w_hi)))
+                    .then(|| bisect(&w_lo, &w_hi, rel_tol, grows));
+                let predicted = onset.as_ref().map(|o| o.0.clone());
+                // An unresolved crossing (the high branch collapsed into the low one at the
+                // root, or its lightest cluster has not settled) is a cluster born with
+                // vanishing mass, whose mass converges ever more slowly near its onset: the
+                // branches meet at the onset (spec ib §3.1), so that is where the change is,
+                // and the growth condition locates it far better than the objective
+                // comparison of two nearly equal branches. Its tolerance is the bisection
+                // width and the shift that the error of the low branch's solve implies: the
+                // growth of a continued and of a cold solve at the onset differ by δ, and the
+                // growth rises by s per unit β there, so the root is uncertain by δ/(s·β).
+                // Without that estimate the crossing is kept, located no better than its
+                // distance to the onset.
+                let growth_at = |s: &Solution<T>, beta: &T| {
+                    crate::bifurcation::new_cluster_growth(
+                        method.name(),
+                        p,
+                        beta,
+                        &s.q_t_given_x,
+                        &options.merge.decoder,
+                    )
+                };
+                let onset_shift = |beta: &T| -> Option<T> {
+                    let warm = growth_at(&on_low(beta), beta)?;
+                    let cold = growth_at(
+                        &solve_merging(method, p, beta, low_state.clone(), options),
+                        beta,
+                    )?;
+                    let above = beta.clone() * T::from_f64(1.0 + 1e-4);
+                    let rise = growth_at(&on_low(&above), &above)? - &warm;
+                    let slope = rise / (above - beta);
+                    (slope > T::zero() && slope.is_finite())
+                        .then(|| (warm - cold).abs() / (slope * beta))
+                };
+                let (located, tolerance, resolved) = root;
+                let (located, tolerance) = match (onset, resolved) {
+                    (Some((onset, width)), false) => match onset_shift(&onset) {
+                        Some(shift) => (onset, shift.max_of(width) + rel_tol),
+                        None => {
+                            let off = (located.clone() - &onset).abs() / &located;
+                            (located, tolerance.max_of(off + rel_tol))
+                        }
+                    },
+                    _ => (located, tolerance),
+                };
+                (Kind::Nucleation, predicted, located, tolerance)
+            };
         Some(Bifurcation {
             kind,
             direction: path.direction,
