@@ -167,11 +167,45 @@ fn generators_reproduce_the_bundled_files_exactly() {
 
 #[test]
 fn demo_runs_on_the_bundled_data() {
-    let out = run_cli(&["demo"]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("demo");
+    let out = run_cli(&["demo", "--out", path(&folder)]).unwrap();
     assert!(out.contains("data/examples/ib_3x3.csv"));
     assert!(out.contains("2.147313"));
     assert!(
         out.contains("5.310044064107187787464106696166795399028345408218852967655983823580420334")
+    );
+    // The sweeps with their bifurcations, for the IB and the dual IB, and where the files
+    // went: the 3x3 example's first split going up is at 1/rho_m^2 and its first change
+    // going down at the onset 1/s* (spec ib §5).
+    for method in ["ib", "dualib"] {
+        assert!(out.contains(&format!("{method} sweep of")), "{out}");
+        for file in [
+            "path.csv",
+            "bifurcations.csv",
+            "summary.json",
+            "encoders.csv",
+            "decoders.csv",
+            "information_plane.svg",
+            "information_plane.png",
+            "bifurcation_diagram.svg",
+            "bifurcation_diagram.png",
+        ] {
+            let written = folder.join(method).join(file);
+            assert!(
+                out.contains(&format!("wrote {}", written.display())),
+                "{file}"
+            );
+            assert!(std::fs::metadata(&written).unwrap().len() > 100, "{file}");
+        }
+    }
+    assert!(
+        out.contains("up          linear         2.14731337095243"),
+        "{out}"
+    );
+    assert!(
+        out.contains("down        nucleation      2.12943247427628"),
+        "{out}"
     );
 }
 

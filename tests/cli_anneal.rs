@@ -197,3 +197,96 @@ fn bad_sweep_parameters_exit_2() {
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
     }
 }
+
+/// `--encoders` writes every path point's encoder and decoder of the distinct clusters.
+/// Checked against the path's own columns by an independent computation from the joint
+/// file: I(X;T) and I(T;Y) recomputed from encoders.csv (with the Markov decoder written
+/// out here) equal path.csv's, the decoders in decoders.csv equal that Markov decoder, and
+/// the number of columns t is the point's cluster count.
+#[test]
+fn anneal_writes_encoders_and_decoders_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let f = example("ib_3x3.csv");
+    run_cli(&[
+        "anneal",
+        f.to_str().unwrap(),
+        "--betas",
+        "1.5,2.4,3,8",
+        "--encoders",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .unwrap();
+    // p(x,y) of the file: three rows of three numbers after the comment lines.
+    let p: Vec<Vec<f64>> = std::fs::read_to_string(&f)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.split(',').map(|v| v.trim().parse().unwrap()).collect())
+        .collect();
+    let p_x: Vec<f64> = p.iter().map(|r| r.iter().sum()).collect();
+    let p_y: Vec<f64> = (0..3).map(|y| p.iter().map(|r| r[y]).sum()).collect();
+    let (h, path) = csv(&out.join("path.csv"));
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let (eh, enc) = csv(&out.join("encoders.csv"));
+    assert_eq!(eh, ["direction", "beta", "x", "t", "q_t_given_x"]);
+    let (dh, dec) = csv(&out.join("decoders.csv"));
+    assert_eq!(dh, ["direction", "beta", "t", "q_t", "y", "q_y_given_t"]);
+    assert_eq!(path.len(), 8, "4 betas up and down");
+    for row in &path {
+        let (direction, beta) = (&row[col("direction")], &row[col("beta")]);
+        let k: usize = row[col("clusters")].parse().unwrap();
+        let mut q = vec![vec![0.0; k]; 3];
+        let mut seen = 0;
+        for e in enc.iter().filter(|e| &e[0] == direction && &e[1] == beta) {
+            let (x, t): (usize, usize) = (e[2].parse().unwrap(), e[3].parse().unwrap());
+            q[x][t] = e[4].parse().unwrap();
+            seen += 1;
+        }
+        assert_eq!(seen, 3 * k, "{direction} {beta}");
+        let q_t: Vec<f64> = (0..k)
+            .map(|t| (0..3).map(|x| p_x[x] * q[x][t]).sum())
+            .collect();
+        let markov = |t: usize, y: usize| (0..3).map(|x| p[x][y] * q[x][t]).sum::<f64>() / q_t[t];
+        let mut i_xt = 0.0;
+        let mut i_ty = 0.0;
+        for t in 0..k {
+            for x in 0..3 {
+                if q[x][t] > 0.0 {
+                    i_xt += p_x[x] * q[x][t] * (q[x][t] / q_t[t]).ln();
+                }
+            }
+            for y in 0..3 {
+                let m = markov(t, y);
+                i_ty += q_t[t] * m * (m / p_y[y]).ln();
+            }
+        }
+        let bits = std::f64::consts::LN_2;
+        let i_xt_path: f64 = row[col("i_xt_bits")].parse().unwrap();
+        let i_ty_path: f64 = row[col("i_ty_bits")].parse().unwrap();
+        assert!((i_xt / bits - i_xt_path).abs() < 1e-9, "{direction} {beta}");
+        assert!((i_ty / bits - i_ty_path).abs() < 1e-9, "{direction} {beta}");
+        for d in dec.iter().filter(|d| &d[0] == direction && &d[1] == beta) {
+            let (t, y): (usize, usize) = (d[2].parse().unwrap(), d[4].parse().unwrap());
+            let value: f64 = d[5].parse().unwrap();
+            assert!(
+                (value - markov(t, y)).abs() < 1e-9,
+                "{direction} {beta} t {t}"
+            );
+            assert!((d[3].parse::<f64>().unwrap() - q_t[t]).abs() < 1e-9);
+        }
+    }
+    // Without the flag, neither file.
+    let plain = dir.path().join("plain");
+    run_cli(&[
+        "anneal",
+        f.to_str().unwrap(),
+        "--betas",
+        "2.4",
+        "--out",
+        plain.to_str().unwrap(),
+    ])
+    .unwrap();
+    assert!(!plain.join("encoders.csv").exists() && !plain.join("decoders.csv").exists());
+}

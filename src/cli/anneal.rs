@@ -118,20 +118,24 @@ pub struct AnnealArgs {
     /// Output directory (created if missing).
     #[arg(long)]
     pub out: PathBuf,
+    /// Also write every path point's encoder q(t|x) (encoders.csv) and decoder q(y|t)
+    /// (decoders.csv), one column t per distinct cluster, heaviest first.
+    #[arg(long)]
+    pub encoders: bool,
 }
 
 /// Runs `ibex anneal`.
 pub fn run_anneal(args: &AnnealArgs, out: &mut dyn Write) -> Result<()> {
     let text = with_precision!(
         args.sweep.input.precision,
-        sweep_into(&args.sweep, Some(&args.out))
+        sweep_into(&args.sweep, Some(&args.out), args.encoders)
     )?;
     emit(out, &text)
 }
 
 /// Runs `ibex bifurcations`.
 pub fn run_bifurcations(args: &SweepArgs, out: &mut dyn Write) -> Result<()> {
-    let text = with_precision!(args.input.precision, sweep_into(args, None))?;
+    let text = with_precision!(args.input.precision, sweep_into(args, None, false))?;
     emit(out, &text)
 }
 
@@ -173,7 +177,13 @@ fn grid<T: Real>(args: &SweepArgs) -> Result<Vec<T>> {
 
 /// Runs a sweep at precision `T`; writes files into `out_dir` when given. Returns the text
 /// to print.
-pub(crate) fn sweep_into<T: Real>(args: &SweepArgs, out_dir: Option<&FsPath>) -> Result<String> {
+/// Sweeps, locates and reports; with `out_dir`, also writes the files there (and the
+/// encoders and decoders of every point if `encoders`).
+pub(crate) fn sweep_into<T: Real>(
+    args: &SweepArgs,
+    out_dir: Option<&FsPath>,
+    encoders: bool,
+) -> Result<String> {
     let file = read_joint::<T>(&args.input.file, &args.input.read_options())?;
     let stop = parse_stop::<T>(args.tol.as_deref(), args.max_iter, args.acceleration)?;
     let locate_tol = match &args.locate_tol {
@@ -200,7 +210,7 @@ pub(crate) fn sweep_into<T: Real>(args: &SweepArgs, out_dir: Option<&FsPath>) ->
             &betas,
             &options,
             &locate_tol,
-            dir,
+            dir.map(|d| (d, encoders)),
             &file.source,
             &onset_ib,
         )
@@ -213,7 +223,7 @@ pub(crate) fn sweep_into<T: Real>(args: &SweepArgs, out_dir: Option<&FsPath>) ->
             &betas,
             &options,
             &locate_tol,
-            dir,
+            dir.map(|d| (d, encoders)),
             &file.source,
             &onset_dual,
         )
@@ -256,7 +266,7 @@ fn run_method<T: Real, B: Bottleneck<T>>(
     betas: &[T],
     options: &AnnealOptions<T>,
     locate_tol: &T,
-    out_dir: Option<&FsPath>,
+    out_dir: Option<(&FsPath, bool)>,
     source: &str,
     onset: &OnceLock<Option<Supremum<T>>>,
 ) -> Result<String> {
@@ -300,7 +310,7 @@ fn run_method<T: Real, B: Bottleneck<T>>(
     let hysteresis = hysteresis_ranges(&paths);
     let on_envelope = envelope(&paths);
     let table = bifurcation_table(method.name(), &bifurcations, &thresholds, &hysteresis);
-    let Some(dir) = out_dir else {
+    let Some((dir, encoders)) = out_dir else {
         return Ok(table);
     };
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
@@ -330,6 +340,11 @@ fn run_method<T: Real, B: Bottleneck<T>>(
         "summary.json",
         format!("{}\n", serde_json::to_string_pretty(&summary)?),
     )?);
+    if encoders {
+        let (enc, dec) = encoders_and_decoders_csv(p, &paths);
+        written.push(write("encoders.csv", enc)?);
+        written.push(write("decoders.csv", dec)?);
+    }
     written.extend(plots(dir, method.name(), p, &paths, &bifurcations)?);
     let mut text = table;
     for w in written {
@@ -487,6 +502,47 @@ fn bifurcations_csv<T: Real>(method: &str, bifurcations: &[Bifurcation<T>]) -> S
         ));
     }
     s
+}
+
+/// `encoders.csv` (direction, beta, x, t, q_t_given_x) and `decoders.csv` (direction,
+/// beta, t, q_t, y, q_y_given_t) of every path point, long format: t numbers the distinct
+/// clusters heaviest first (the order of `clusters` in path.csv), each the sum of its
+/// member columns, q(t|x) = Σ_{s in t} q(s|x); its decoder is the members' decoders
+/// averaged by mass, q(y|t) = Σ_{s in t} q(s) q(y|s) / q(t). x and y are the file's labels.
+fn encoders_and_decoders_csv<T: Real>(
+    p: &crate::dist::Joint<T>,
+    paths: &[Path<T>],
+) -> (String, String) {
+    let mut enc = String::from("direction,beta,x,t,q_t_given_x\n");
+    let mut dec = String::from("direction,beta,t,q_t,y,q_y_given_t\n");
+    for path in paths {
+        let direction = path.direction.as_str();
+        for s in &path.points {
+            let beta = s.beta.to_decimal();
+            let merged = crate::anneal::merged_encoder(s, s.clusters.len().max(1));
+            for (x, label) in p.x_labels().iter().enumerate() {
+                for t in 0..merged.ncols() {
+                    enc.push_str(&format!(
+                        "{direction},{beta},{label},{t},{}\n",
+                        merged[(x, t)].to_decimal()
+                    ));
+                }
+            }
+            for (t, (mass, members)) in s.clusters.iter().enumerate() {
+                for (y, label) in p.y_labels().iter().enumerate() {
+                    let weighted = members.iter().fold(T::zero(), |acc, &m| {
+                        acc + s.q_t[m].clone() * &s.q_y_given_t[(m, y)]
+                    });
+                    dec.push_str(&format!(
+                        "{direction},{beta},{t},{},{label},{}\n",
+                        mass.to_decimal(),
+                        (weighted / mass).to_decimal()
+                    ));
+                }
+            }
+        }
+    }
+    (enc, dec)
 }
 
 fn path_csv<T: Real>(paths: &[Path<T>], on_envelope: &[(usize, usize)]) -> String {

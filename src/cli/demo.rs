@@ -198,7 +198,7 @@ fn sweeps(dir: &std::path::Path) -> Result<String> {
             "\n{name} sweep of {} (up from the trivial solution, down from T = X):\n",
             e.path
         ));
-        text.push_str(&sweep_into::<f64>(&args, Some(&dir.join(name)))?);
+        text.push_str(&sweep_into::<f64>(&args, Some(&dir.join(name)), true)?);
     }
     Ok(text)
 }
