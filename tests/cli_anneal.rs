@@ -257,9 +257,9 @@ fn anneal_writes_encoders_and_decoders_on_request() {
                     i_xt += p_x[x] * q[x][t] * (q[x][t] / q_t[t]).ln();
                 }
             }
-            for y in 0..3 {
+            for (y, p_of_y) in p_y.iter().enumerate() {
                 let m = markov(t, y);
-                i_ty += q_t[t] * m * (m / p_y[y]).ln();
+                i_ty += q_t[t] * m * (m / p_of_y).ln();
             }
         }
         let bits = std::f64::consts::LN_2;
