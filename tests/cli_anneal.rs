@@ -94,7 +94,18 @@ fn anneal_writes_paths_bifurcations_and_plots() {
     }
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-    assert!(!summary["hysteresis"].as_array().unwrap().is_empty());
+    // The metastable range is exactly [1/s*, 1/rho_m^2] of the spec's binary-X example
+    // (ib §5: 2.558980031697148 and 219/49): where the down path leaves its 2-cluster
+    // branch and where the up path leaves the trivial one, not just the grid points
+    // between them.
+    let ranges = summary["hysteresis"].as_array().unwrap();
+    assert_eq!(ranges.len(), 1, "{ranges:?}");
+    let (lo, hi) = (
+        ranges[0][0].as_f64().unwrap(),
+        ranges[0][1].as_f64().unwrap(),
+    );
+    assert!((lo - 2.558980031697148).abs() < 1e-9, "{lo}");
+    assert!((hi - 219.0 / 49.0).abs() < 1e-9, "{hi}");
 }
 
 #[test]

@@ -307,7 +307,7 @@ fn run_method<T: Real, B: Bottleneck<T>>(
         }
     }
     let thresholds = trivial_thresholds(method.name(), p, onset);
-    let hysteresis = hysteresis_ranges(&paths);
+    let hysteresis = hysteresis_ranges(&paths, &bifurcations);
     let on_envelope = envelope(&paths);
     let table = bifurcation_table(method.name(), &bifurcations, &thresholds, &hysteresis);
     let Some((dir, encoders)) = out_dir else {
@@ -395,9 +395,11 @@ fn trivial_thresholds<T: Real>(
     out
 }
 
-/// β ranges (on the shared grid points) where the up and down paths reach different
-/// objectives: metastable branches.
-fn hysteresis_ranges<T: Real>(paths: &[Path<T>]) -> Vec<(T, T)> {
+/// β ranges where a metastable branch coexists with the better one: the shared grid
+/// points where the up and down paths reach different objectives, and the range between
+/// the same change of the cluster count located going up and going down (when they differ
+/// by more than their tolerances); overlapping ranges merged.
+fn hysteresis_ranges<T: Real>(paths: &[Path<T>], located: &[Bifurcation<T>]) -> Vec<(T, T)> {
     let (Some(up), Some(down)) = (
         paths.iter().find(|p| p.direction == Direction::Up),
         paths.iter().find(|p| p.direction == Direction::Down),
@@ -420,7 +422,49 @@ fn hysteresis_ranges<T: Real>(paths: &[Path<T>]) -> Vec<(T, T)> {
         }
     }
     ranges.extend(open);
-    ranges
+    // The same change of the cluster count located at different betas going up and going
+    // down: between the two the branches coexist, whether or not a grid point fell there.
+    let located_change = |b: &&Bifurcation<T>| b.kind != Kind::Unlocated;
+    for u in located
+        .iter()
+        .filter(located_change)
+        .filter(|b| b.direction == Direction::Up)
+    {
+        let counts = (u.clusters_before, u.clusters_after);
+        let nearest = located
+            .iter()
+            .filter(located_change)
+            .filter(|d| d.direction == Direction::Down)
+            .filter(|d| (d.clusters_before, d.clusters_after) == counts)
+            .min_by(|a, b| {
+                let (da, db) = (
+                    (a.beta_located.clone() - &u.beta_located).abs(),
+                    (b.beta_located.clone() - &u.beta_located).abs(),
+                );
+                da.partial_cmp(&db).unwrap_or(std::cmp::Ordering::Equal)
+            });
+        if let Some(d) = nearest {
+            let (lo, hi) = if d.beta_located < u.beta_located {
+                (d.beta_located.clone(), u.beta_located.clone())
+            } else {
+                (u.beta_located.clone(), d.beta_located.clone())
+            };
+            let apart = (hi.clone() - &lo) / &hi;
+            if apart > u.tolerance.clone() + &d.tolerance {
+                ranges.push((lo, hi));
+            }
+        }
+    }
+    // Overlapping ranges are one.
+    ranges.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+    let mut merged: Vec<(T, T)> = Vec::new();
+    for r in ranges {
+        match merged.last_mut() {
+            Some(last) if r.0 <= last.1 => last.1 = last.1.clone().max_of(r.1),
+            _ => merged.push(r),
+        }
+    }
+    merged
 }
 
 fn opt(v: &Option<impl Real>) -> String {
