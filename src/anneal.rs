@@ -744,8 +744,9 @@ pub fn anneal<T: Real, B: Bottleneck<T>>(
                     } else {
                         (&b, &prev.beta)
                     };
+                    // Refining adds one point: the midpoint (b, popped, goes back).
                     if options.adaptive
-                        && points.len() + queue.len() < options.max_points
+                        && points.len() + queue.len() + 1 < options.max_points
                         && needs_refinement(prev, &s, &hx, &ixy)
                         && far_enough(lo, hi)
                     {

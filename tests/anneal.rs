@@ -910,3 +910,50 @@ fn enc_identity(j: &Joint<f64>) -> nalgebra::DMatrix<f64> {
         .encoder(j.nx(), j.nx())
         .unwrap()
 }
+
+#[test]
+fn the_adaptive_grid_refines_where_the_curve_moves_and_the_clusters_change() {
+    // From two betas only, the adaptive sweep must insert points until neighbours differ by
+    // at most 5% of H(X) in I(X;T) and of I(X;Y) in I(T;Y) and have the same cluster count,
+    // or are within a beta ratio of 1.001; and it stops at max_points.
+    let text = std::fs::read_to_string(common::example("ib_3x3.csv")).unwrap();
+    let j = example::<f64>(&text);
+    let (h_x, i_xy) = (info::h_x(&j), info::mutual_information(&j));
+    for direction in [Direction::Up, Direction::Down, Direction::Independent] {
+        let opts = options::<f64>(true);
+        let path = anneal(&Ib, &j, &[0.5, 100.0], direction, &opts, &|_| {});
+        assert!(
+            path.points.len() > 20,
+            "{direction:?}: {}",
+            path.points.len()
+        );
+        let mut changes = 0;
+        for w in path.points.windows(2) {
+            let close = w[1].beta / w[0].beta <= 1.001 + 1e-12;
+            let moved = (w[1].i_xt - w[0].i_xt).abs() > 0.05 * h_x
+                || (w[1].i_ty - w[0].i_ty).abs() > 0.05 * i_xy;
+            let changed = w[0].clusters.len() != w[1].clusters.len();
+            changes += usize::from(changed);
+            assert!(
+                close || !(moved || changed),
+                "{direction:?}: {} .. {}",
+                w[0].beta,
+                w[1].beta
+            );
+        }
+        assert!(changes >= 2, "{direction:?}");
+        let mut capped = options::<f64>(true);
+        capped.max_points = 12;
+        let short = anneal(&Ib, &j, &[0.5, 100.0], direction, &capped, &|_| {});
+        assert!(
+            short.points.len() <= 12,
+            "{direction:?}: {}",
+            short.points.len()
+        );
+        assert!(
+            short.points.len() >= 10,
+            "{direction:?}: {}",
+            short.points.len()
+        );
+    }
+}

@@ -301,3 +301,52 @@ fn anneal_writes_encoders_and_decoders_on_request() {
     .unwrap();
     assert!(!plain.join("encoders.csv").exists() && !plain.join("decoders.csv").exists());
 }
+
+/// Issue 4: output identical for 1 and 2 threads. The whole `ibex anneal` run (up, down
+/// and independent sweeps, the location of every change, which run in parallel) writes
+/// the same bytes with RAYON_NUM_THREADS=1 and 2.
+#[test]
+fn anneal_output_does_not_depend_on_the_number_of_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = example("dualib_5x2.csv");
+    let run = |threads: &str, direction: &str| {
+        let out = dir.path().join(format!("{direction}_{threads}"));
+        let status = Command::new(env!("CARGO_BIN_EXE_ibex"))
+            .env("RAYON_NUM_THREADS", threads)
+            .args([
+                "anneal",
+                f.to_str().unwrap(),
+                "--beta-min",
+                "1",
+                "--beta-max",
+                "64",
+                "--points",
+                "12",
+                "--direction",
+                direction,
+                "--max-located",
+                "all",
+                "--out",
+                out.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(status.status.success(), "{status:?}");
+        out
+    };
+    for direction in ["both", "independent"] {
+        let (one, two) = (run("1", direction), run("2", direction));
+        for file in ["path.csv", "bifurcations.csv", "summary.json"] {
+            let (a, b) = (
+                std::fs::read(one.join(file)).unwrap(),
+                std::fs::read(two.join(file)).unwrap(),
+            );
+            assert!(
+                a == b,
+                "{direction}: {file} differs between 1 and 2 threads"
+            );
+        }
+        let (_, rows) = csv(&one.join("bifurcations.csv"));
+        assert!(rows.len() >= 4, "{direction}: {} changes", rows.len());
+    }
+}
