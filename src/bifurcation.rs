@@ -268,12 +268,13 @@ pub struct Supremum<T> {
 /// ∂D/∂r(x) = ln(r(x)/p(x)) + 1,  ∂²D/∂r(x)² = 1/r(x)  (off-diagonal 0).
 ///
 /// # Cost
-/// The search: (8 + 4|X|) starts × at most 400|X| simplex steps × O(|X||Y|) f64 work.
-/// The polish, at the working precision: at most 3 starts × at most 100 (typically 4–6)
-/// Newton steps × O(m²|Y| + m³), m the support size, plus O(|X|²|Y|) for the KKT checks.
-/// Measured (release, one core, `tests/thresholds.rs::sdpi_constant_cost`): the 3x3 example
-/// 9 ms in f64 and 7 ms at 256 bits; a 32x8 Dirichlet(1) joint 9.7 s in f64 and 10.5 s at
-/// 256 bits (the f64 search dominates; the 256-bit polish and evaluations add ≈ 0.8 s).
+/// The search, up to |X| = [`FULL_SEARCH_MAX_X`]: (8 + 4|X|) starts × at most 400|X|
+/// simplex steps × O(|X||Y|) f64 work; above, a fixed budget of [`BUDGET_STARTS`] starts ×
+/// [`BUDGET_ITERATIONS`] steps. The polish, at the working precision: at most 3 starts × at
+/// most 100 (typically 4–6) Newton steps × O(m²|Y| + m³), m the support size, plus
+/// O(|X|²|Y|) for the KKT checks. Measured once (release, one core, 2026-11): the 3x3
+/// example 9 ms in f64 and 7 ms at 256 bits; a 32x8 Dirichlet(1) joint took 9.7 s in f64
+/// with the full search, before the budget (no test times it: timings are not tests).
 pub fn sdpi_constant<T: Real>(p: &Joint<T>) -> Supremum<T> {
     let local = {
         let rho = MaximalCorrelation::of(p).rho_m;

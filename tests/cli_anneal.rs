@@ -207,6 +207,17 @@ fn bad_sweep_parameters_exit_2() {
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
     }
+    // A list and a range together: clap's usage error (exit 2), not a silent choice.
+    let out = Command::new(env!("CARGO_BIN_EXE_ibex"))
+        .args(["bifurcations", f, "--betas", "1,2", "--beta-min", "3"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("'--betas <BETAS>' cannot be used with '--beta-min <BETA_MIN>'"),
+        "{stderr}"
+    );
 }
 
 /// `--encoders` writes every path point's encoder and decoder of the distinct clusters.

@@ -68,7 +68,7 @@ pub struct SweepArgs {
     #[arg(long, default_value_t = 40)]
     pub points: usize,
     /// An explicit comma-separated list of betas instead of a range (no refinement).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["beta_min", "beta_max", "points"])]
     pub betas: Option<String>,
     /// Sweep direction.
     #[arg(long, value_enum, default_value_t = DirectionArg::Both)]
