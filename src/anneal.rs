@@ -846,6 +846,11 @@ pub struct Bifurcation<T> {
     pub bracket: (T, T),
     /// The largest iteration count of the two bracketing path points.
     pub iterations_near: usize,
+    /// How many of the branch solves that this location used stopped at the iteration
+    /// cap instead of converging (0 for unlocated rows and closed-form onsets): the
+    /// conditions are meant to be evaluated on converged solutions only, so a non-zero
+    /// count says the located β rests partly on unconverged ones.
+    pub unconverged_solves: usize,
 }
 
 /// max_t λ_2(t) of a solution, for the method (`None` for methods without a linear theory).
@@ -934,13 +939,25 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
         // so both are solved by the merging solver, which also keeps a slowly coalescing
         // pair from taking the whole iteration budget (on the 256x32 Dirichlet joint a
         // 158-column low branch spent 100,000 evaluations on one such pair).
+        // Every branch solve of this location, counted when it stops at the iteration cap:
+        // the conditions are evaluated on converged solutions, and a location that had to
+        // use others says so.
+        let unconverged = std::cell::Cell::new(0usize);
+        let counted = |s: Solution<T>| {
+            if s.termination != Termination::Converged {
+                unconverged.set(unconverged.get() + 1);
+            }
+            s
+        };
+        let branch_solve =
+            |beta: &T, start: DMatrix<T>| counted(solve_merging(method, p, beta, start, options));
         let on_low = |beta: &T| {
-            let s = solve_merging(method, p, beta, low_branch.start(beta), options);
+            let s = branch_solve(beta, low_branch.start(beta));
             low_branch.remember(&s);
             s
         };
         let on_high = |beta: &T| {
-            let s = solve_merging(method, p, beta, high_branch.start(beta), options);
+            let s = branch_solve(beta, high_branch.start(beta));
             high_branch.remember(&s);
             s
         };
@@ -1097,8 +1114,8 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
                         &beta_c,
                         (&on_low(&beta_c), &on_high(&beta_c)),
                         (
-                            &solve_merging(method, p, &beta_c, low_state.clone(), options),
-                            &solve_merging(method, p, &beta_c, high_state.clone(), options),
+                            &branch_solve(&beta_c, low_state.clone()),
+                            &branch_solve(&beta_c, high_state.clone()),
                         ),
                         &options.stop.tol,
                     );
@@ -1141,10 +1158,7 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
                 };
                 let onset_shift = |beta: &T| -> Option<T> {
                     let warm = growth_at(&on_low(beta), beta)?;
-                    let cold = growth_at(
-                        &solve_merging(method, p, beta, low_state.clone(), options),
-                        beta,
-                    )?;
+                    let cold = growth_at(&branch_solve(beta, low_state.clone()), beta)?;
                     let above = beta.clone() * T::from_f64(1.0 + 1e-4);
                     let rise = growth_at(&on_low(&above), &above)? - &warm;
                     let slope = rise / (above - beta);
@@ -1174,6 +1188,7 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
             clusters_after: cb,
             bracket: (lo, hi),
             iterations_near,
+            unconverged_solves: unconverged.get(),
         })
     };
     // The budget: path brackets in increasing β, each resolved while the cumulative count
@@ -1240,6 +1255,7 @@ fn unlocated<T: Real>(direction: Direction, a: &Solution<T>, b: &Solution<T>) ->
         clusters_after: b.clusters.len(),
         bracket: (a.beta.clone(), b.beta.clone()),
         iterations_near: a.iterations.max(b.iterations),
+        unconverged_solves: 0,
     }
 }
 

@@ -957,3 +957,29 @@ fn the_adaptive_grid_refines_where_the_curve_moves_and_the_clusters_change() {
         );
     }
 }
+
+#[test]
+fn locations_count_the_branch_solves_that_did_not_converge() {
+    // The conditions are evaluated on converged branch solutions; a location that had to
+    // use solves stopped at the cap says how many. With the default cap none on the
+    // dual-IB example going down; with a cap of 300 evaluations some.
+    let text = std::fs::read_to_string(common::example("dualib_5x2.csv")).unwrap();
+    let j = example::<f64>(&text);
+    let count = |max_iter: usize| {
+        let mut opts = options::<f64>(true);
+        opts.stop.max_iter = max_iter;
+        let down = anneal(
+            &Ib,
+            &j,
+            &log_grid(1.0, 64.0, 25),
+            Direction::Down,
+            &opts,
+            &|_| {},
+        );
+        let b = locate(&Ib, &j, &down, &opts, &1e-10);
+        assert_eq!(b.len(), 4, "{b:?}");
+        b.iter().map(|x| x.unconverged_solves).sum::<usize>()
+    };
+    assert_eq!(count(100_000), 0);
+    assert!(count(300) > 0);
+}

@@ -502,6 +502,26 @@ fn bifurcation_table<T: Real>(
             b.iterations_near
         ));
     }
+    let unconverged: Vec<String> = bifurcations
+        .iter()
+        .filter(|b| b.unconverged_solves > 0)
+        .map(|b| {
+            format!(
+                "{} {}->{} ({})",
+                b.direction.as_str(),
+                b.clusters_before,
+                b.clusters_after,
+                b.unconverged_solves
+            )
+        })
+        .collect();
+    if !unconverged.is_empty() {
+        s.push_str(&format!(
+            "warning: located partly on branch solves that stopped at --max-iter (how many: \
+             `unconverged_solves` in bifurcations.csv): {}\n",
+            unconverged.join(", ")
+        ));
+    }
     let unlocated: Vec<&Bifurcation<T>> = bifurcations
         .iter()
         .filter(|b| b.kind == Kind::Unlocated)
@@ -529,10 +549,10 @@ fn bifurcation_table<T: Real>(
 }
 
 fn bifurcations_csv<T: Real>(method: &str, bifurcations: &[Bifurcation<T>]) -> String {
-    let mut s = String::from("method,kind,beta_predicted,beta_located,tolerance,clusters_before,clusters_after,iterations_near,direction,bracket_lo,bracket_hi\n");
+    let mut s = String::from("method,kind,beta_predicted,beta_located,tolerance,clusters_before,clusters_after,iterations_near,direction,bracket_lo,bracket_hi,unconverged_solves\n");
     for b in bifurcations {
         s.push_str(&format!(
-            "{method},{},{},{},{},{},{},{},{},{},{}\n",
+            "{method},{},{},{},{},{},{},{},{},{},{},{}\n",
             b.kind.as_str(),
             opt(&b.beta_predicted),
             b.beta_located.to_decimal(),
@@ -542,7 +562,8 @@ fn bifurcations_csv<T: Real>(method: &str, bifurcations: &[Bifurcation<T>]) -> S
             b.iterations_near,
             b.direction.as_str(),
             b.bracket.0.to_decimal(),
-            b.bracket.1.to_decimal()
+            b.bracket.1.to_decimal(),
+            b.unconverged_solves
         ));
     }
     s
