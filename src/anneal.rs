@@ -1048,8 +1048,9 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
         // up path follows it. Just below the crossing (1e-4) the new maximum of c that
         // the split itself brings cannot be mistaken for a nucleation.
         // The window searched for the onset, (bottom, top): going down or independently
-        // from 3% below the bracket (as for the crossing: the merging solver may drop a
-        // cluster of vanishing mass a little above its onset) to just below the crossing;
+        // from 3% below the bracket (as for the crossing: near its onset the new cluster's
+        // branch attracts ever fewer starts, so a step of the path can land on the other
+        // branch a little above the onset) to just below the crossing;
         // going up from the bracket's low end to the lower of its high end and just below
         // the crossing, and only when the crossing lies above the bracket.
         let onset_window = linear_root.as_ref().and_then(|root| {
