@@ -47,6 +47,8 @@ pub enum DirectionArg {
     Both,
     /// Each beta on its own (identity and single-cluster starts), in parallel.
     Independent,
+    /// Up, down and independent: every branch the three find goes into the envelope.
+    All,
 }
 
 /// Arguments shared by `ibex anneal` and `ibex bifurcations`.
@@ -275,6 +277,7 @@ fn run_method<T: Real, B: Bottleneck<T>>(
         DirectionArg::Down => vec![Direction::Down],
         DirectionArg::Both => vec![Direction::Up, Direction::Down],
         DirectionArg::Independent => vec![Direction::Independent],
+        DirectionArg::All => vec![Direction::Up, Direction::Down, Direction::Independent],
     };
     let tty = std::io::stderr().is_terminal();
     let mut paths = Vec::new();
