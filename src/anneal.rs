@@ -1018,8 +1018,30 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
         }
         // Where a new zero-mass cluster grows on the low branch: max_q c(q) > 1 away from
         // the branch's own decoders (spec ib §3.1-3.2).
+        // The growth condition changes sign with a small slope (on the 3x3 example 1.9e-3
+        // per unit beta, against 0.38 for beta·λ_2), so the error of a solve moves its
+        // root 200 times more: its low-branch solves are 100 times tighter than the
+        // sweep's (and still counted when they stop at the cap).
+        let tight = AnnealOptions {
+            stop: Stop {
+                tol: options.stop.tol.clone() * T::from_f64(1e-2),
+                ..options.stop.clone()
+            },
+            ..options.clone()
+        };
+        let on_low_tight = |beta: &T| {
+            let s = counted(solve_merging(
+                method,
+                p,
+                beta,
+                low_branch.start(beta),
+                &tight,
+            ));
+            low_branch.remember(&s);
+            s
+        };
         let grows = |beta: &T| {
-            let s = on_low(beta);
+            let s = on_low_tight(beta);
             crate::bifurcation::new_cluster_growth(
                 method.name(),
                 p,
@@ -1127,7 +1149,9 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
                 };
                 // The onset on the low branch: where a new zero-mass cluster first grows, by
                 // bisection within the path's bracket when it is known to lie there, else
-                // within the bracket ±10% when it changes there.
+                // within the bracket ±10% when it changes there; to half the tolerance, so
+                // that the bisection width and the solves' shift below fit in it.
+                let half_tol = rel_tol.clone() / T::from_f64(2.0);
                 let margin = T::from_f64(1.1);
                 let (w_lo, w_hi) = if let Some(window) = onset_window.filter(|_| onset_in_bracket) {
                     window
@@ -1135,7 +1159,7 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
                     (lo.clone() / margin.clone(), hi.clone() * margin)
                 };
                 let onset = (onset_in_bracket || (!grows(&w_lo) && grows(&w_hi)))
-                    .then(|| bisect(&w_lo, &w_hi, rel_tol, grows));
+                    .then(|| bisect(&w_lo, &w_hi, &half_tol, grows));
                 let predicted = onset.as_ref().map(|o| o.0.clone());
                 // An unresolved crossing (the high branch collapsed into the low one at the
                 // root, or its lightest cluster has not settled) is a cluster born with
@@ -1158,10 +1182,11 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
                     )
                 };
                 let onset_shift = |beta: &T| -> Option<T> {
-                    let warm = growth_at(&on_low(beta), beta)?;
-                    let cold = growth_at(&branch_solve(beta, low_state.clone()), beta)?;
+                    let warm = growth_at(&on_low_tight(beta), beta)?;
+                    let cold = counted(solve_merging(method, p, beta, low_state.clone(), &tight));
+                    let cold = growth_at(&cold, beta)?;
                     let above = beta.clone() * T::from_f64(1.0 + 1e-4);
-                    let rise = growth_at(&on_low(&above), &above)? - &warm;
+                    let rise = growth_at(&on_low_tight(&above), &above)? - &warm;
                     let slope = rise / (above - beta);
                     (slope > T::zero() && slope.is_finite())
                         .then(|| (warm - cold).abs() / (slope * beta))
@@ -1169,7 +1194,7 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
                 let (located, tolerance, resolved) = root;
                 let (located, tolerance) = match (onset, resolved) {
                     (Some((onset, width)), false) => match onset_shift(&onset) {
-                        Some(shift) => (onset, shift.max_of(width) + rel_tol),
+                        Some(shift) => (onset, width + shift),
                         None => {
                             let off = (located.clone() - &onset).abs() / &located;
                             (located, tolerance.max_of(off + rel_tol))
