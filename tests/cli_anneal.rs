@@ -183,6 +183,22 @@ fn both_methods_are_compared() {
     for sub in ["ib", "dualib"] {
         assert!(dir.path().join(sub).join("bifurcations.csv").exists());
     }
+    // And the changes located along the paths, side by side: going down both leave the
+    // trivial solution at their onsets 1/s* and 1/eta_dual (tests/thresholds.rs checks
+    // these constants against mpmath).
+    let compared = text
+        .split("== critical points along the paths compared\n")
+        .nth(1)
+        .expect("the comparison of the paths' critical points");
+    let down = compared
+        .lines()
+        .find(|l| l.trim_start().starts_with("down") && l.contains("1->2"))
+        .expect("down 1->2 located by both");
+    assert!(
+        down.contains("IB nucleation 4.36502752288761")
+            && down.contains("dual IB nucleation 3.22370785248089"),
+        "{down}"
+    );
 }
 
 #[test]

@@ -231,17 +231,19 @@ pub(crate) fn sweep_into<T: Real>(
         )
     };
     match args.method {
-        AnnealMethod::Ib => ib(out_dir),
-        AnnealMethod::Dualib => dual(out_dir),
+        AnnealMethod::Ib => ib(out_dir).map(|r| r.0),
+        AnnealMethod::Dualib => dual(out_dir).map(|r| r.0),
         AnnealMethod::Both => {
             let (ib_dir, dual_dir) = (
                 out_dir.map(|d| d.join("ib")),
                 out_dir.map(|d| d.join("dualib")),
             );
             let mut text = String::from("== IB\n");
-            text.push_str(&ib(ib_dir.as_deref())?);
+            let (ib_text, ib_rows) = ib(ib_dir.as_deref())?;
+            text.push_str(&ib_text);
             text.push_str("== dual IB\n");
-            text.push_str(&dual(dual_dir.as_deref())?);
+            let (dual_text, dual_rows) = dual(dual_dir.as_deref())?;
+            text.push_str(&dual_text);
             let (t_ib, t_dual) = (
                 trivial_thresholds("ib", &file.joint, &onset_ib),
                 trivial_thresholds("dualib", &file.joint, &onset_dual),
@@ -255,6 +257,7 @@ pub(crate) fn sweep_into<T: Real>(
                     (b.clone() / a.clone()).to_f64()
                 ));
             }
+            text.push_str(&critical_points_compared(&ib_rows, &dual_rows));
             Ok(text)
         }
     }
@@ -271,7 +274,7 @@ fn run_method<T: Real, B: Bottleneck<T>>(
     out_dir: Option<(&FsPath, bool)>,
     source: &str,
     onset: &OnceLock<Option<Supremum<T>>>,
-) -> Result<String> {
+) -> Result<(String, Vec<Bifurcation<T>>)> {
     let directions = match args.direction {
         DirectionArg::Up => vec![Direction::Up],
         DirectionArg::Down => vec![Direction::Down],
@@ -314,7 +317,7 @@ fn run_method<T: Real, B: Bottleneck<T>>(
     let on_envelope = envelope(&paths);
     let table = bifurcation_table(method.name(), &bifurcations, &thresholds, &hysteresis);
     let Some((dir, encoders)) = out_dir else {
-        return Ok(table);
+        return Ok((table, bifurcations));
     };
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
     let write = |name: &str, text: String| -> Result<PathBuf> {
@@ -353,7 +356,41 @@ fn run_method<T: Real, B: Bottleneck<T>>(
     for w in written {
         text.push_str(&format!("wrote {}\n", w.display()));
     }
-    Ok(text)
+    Ok((text, bifurcations))
+}
+
+/// The located changes of the IB and the dual IB side by side: each change of the cluster
+/// count (direction, before -> after) that both methods located, with its kind and beta in
+/// each and their ratio.
+fn critical_points_compared<T: Real>(ib: &[Bifurcation<T>], dual: &[Bifurcation<T>]) -> String {
+    let mut s = String::from("== critical points along the paths compared\n");
+    let located = |b: &&Bifurcation<T>| b.kind != Kind::Unlocated;
+    let mut any = false;
+    for a in ib.iter().filter(located) {
+        let key = (a.direction, a.clusters_before, a.clusters_after);
+        if let Some(b) = dual
+            .iter()
+            .filter(located)
+            .find(|b| (b.direction, b.clusters_before, b.clusters_after) == key)
+        {
+            any = true;
+            s.push_str(&format!(
+                "  {:<11} {:>3}->{:<3} IB {:<10} {:.15}  dual IB {:<10} {:.15}  (dual / IB = {:.6})\n",
+                a.direction.as_str(),
+                a.clusters_before,
+                a.clusters_after,
+                a.kind.as_str(),
+                a.beta_located.to_f64(),
+                b.kind.as_str(),
+                b.beta_located.to_f64(),
+                (b.beta_located.clone() / a.beta_located.clone()).to_f64()
+            ));
+        }
+    }
+    if !any {
+        s.push_str("  (no change of the cluster count located by both)\n");
+    }
+    s
 }
 
 /// The trivial solution's thresholds: linear (1/ρ_m² or 1/λ_dual) and nucleation
