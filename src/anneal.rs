@@ -949,15 +949,16 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
             }
             s
         };
-        let branch_solve =
-            |beta: &T, start: DMatrix<T>| counted(solve_merging(method, p, beta, start, options));
+        let branch_solve = |beta: &T, start: DMatrix<T>, opts: &AnnealOptions<T>| {
+            counted(solve_merging(method, p, beta, start, opts))
+        };
         let on_low = |beta: &T| {
-            let s = branch_solve(beta, low_branch.start(beta));
+            let s = branch_solve(beta, low_branch.start(beta), options);
             low_branch.remember(&s);
             s
         };
         let on_high = |beta: &T| {
-            let s = branch_solve(beta, high_branch.start(beta));
+            let s = branch_solve(beta, high_branch.start(beta), options);
             high_branch.remember(&s);
             s
         };
@@ -1030,18 +1031,11 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
             ..options.clone()
         };
         let on_low_tight = |beta: &T| {
-            let s = counted(solve_merging(
-                method,
-                p,
-                beta,
-                low_branch.start(beta),
-                &tight,
-            ));
+            let s = branch_solve(beta, low_branch.start(beta), &tight);
             low_branch.remember(&s);
             s
         };
-        let grows = |beta: &T| {
-            let s = on_low_tight(beta);
+        let growth_at = |s: &Solution<T>, beta: &T| {
             crate::bifurcation::new_cluster_growth(
                 method.name(),
                 p,
@@ -1049,8 +1043,8 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
                 &s.q_t_given_x,
                 &options.merge.decoder,
             )
-            .is_some_and(|g| g > T::zero())
         };
+        let grows = |beta: &T| growth_at(&on_low_tight(beta), beta).is_some_and(|g| g > T::zero());
         let linear_root = linear.then(|| {
             illinois(&g_lo_beta, &g_hi_beta, rel_tol, g)
                 .unwrap_or_else(|| bisect(&g_lo_beta, &g_hi_beta, rel_tol, nonnegative))
@@ -1058,23 +1052,20 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
         // A branch with more clusters that the path found below the low branch's
         // eigenvalue crossing cannot be that crossing's split: the crossing is only the
         // low branch's own limit of stability. If the low branch starts to nucleate a
-        // cluster (max_q c(q) crosses 1) between the bracket's low end and the crossing,
-        // the change is that first-order onset, where the new cluster is born with
-        // vanishing mass. Going down (and in independent solves, which find the better
-        // branch) this is so whether the crossing lies in the bracket or above it (a
-        // cluster of vanishing mass dies ever more slowly, so the path may keep it a
-        // little below its onset); going up the sweep follows the low branch to the
-        // crossing itself, so only when the crossing lies above the bracket. On the 3x3 example the down path keeps a
-        // third cluster, of mass ever smaller, down to 2.63300, where max_q c(q) crosses
-        // 1 on the 2-cluster branch; its eigenvalue crossing is at 2.63718, to which the
-        // up path follows it. Just below the crossing (1e-4) the new maximum of c that
-        // the split itself brings cannot be mistaken for a nucleation.
-        // The window searched for the onset, (bottom, top): going down or independently
-        // from 3% below the bracket (as for the crossing: near its onset the new cluster's
-        // branch attracts ever fewer starts, so a step of the path can land on the other
-        // branch a little above the onset) to just below the crossing;
-        // going up from the bracket's low end to the lower of its high end and just below
-        // the crossing, and only when the crossing lies above the bracket.
+        // cluster (max_q c(q) crosses 1) below the crossing and near the bracket, the
+        // change is that first-order onset, where the new cluster is born with vanishing
+        // mass. On the 3x3 example the down path keeps a third cluster, of mass ever
+        // smaller, down to 2.63300, where max_q c(q) crosses 1 on the 2-cluster branch;
+        // its eigenvalue crossing is at 2.63718, to which the up path follows it.
+        //
+        // The window searched for the onset, (bottom, top), ends 1e-4 below the crossing,
+        // so that the new maximum of c that the split itself brings is not mistaken for a
+        // nucleation. Going down (and in independent solves, which find the better
+        // branch) it starts 3% below the bracket, as for the crossing: near its onset the
+        // new cluster's branch attracts ever fewer starts, so a step of the path can land
+        // on the other branch a little above the onset. Going up the sweep follows the
+        // low branch to the crossing itself, so the window is the bracket (up to the
+        // crossing), and only when the crossing lies above the bracket.
         let onset_window = linear_root.as_ref().and_then(|root| {
             let below = root.0.clone() * T::from_f64(1.0 - 1e-4);
             if trivial_low {
@@ -1137,8 +1128,8 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
                         &beta_c,
                         (&on_low(&beta_c), &on_high(&beta_c)),
                         (
-                            &branch_solve(&beta_c, low_state.clone()),
-                            &branch_solve(&beta_c, high_state.clone()),
+                            &branch_solve(&beta_c, low_state.clone(), options),
+                            &branch_solve(&beta_c, high_state.clone(), options),
                         ),
                         &options.stop.tol,
                     );
@@ -1172,19 +1163,9 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
                 // growth rises by s per unit β there, so the root is uncertain by δ/(s·β).
                 // Without that estimate the crossing is kept, located no better than its
                 // distance to the onset.
-                let growth_at = |s: &Solution<T>, beta: &T| {
-                    crate::bifurcation::new_cluster_growth(
-                        method.name(),
-                        p,
-                        beta,
-                        &s.q_t_given_x,
-                        &options.merge.decoder,
-                    )
-                };
                 let onset_shift = |beta: &T| -> Option<T> {
                     let warm = growth_at(&on_low_tight(beta), beta)?;
-                    let cold = counted(solve_merging(method, p, beta, low_state.clone(), &tight));
-                    let cold = growth_at(&cold, beta)?;
+                    let cold = growth_at(&branch_solve(beta, low_state.clone(), &tight), beta)?;
                     let above = beta.clone() * T::from_f64(1.0 + 1e-4);
                     let rise = growth_at(&on_low_tight(&above), &above)? - &warm;
                     let slope = rise / (above - beta);

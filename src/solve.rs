@@ -362,6 +362,31 @@ struct Prepared<T: Real> {
     decoder: Decoder<T>,
 }
 
+impl<T: Real> Prepared<T> {
+    /// q(t) = Σ_x p(x) q(t|x) and `method`'s decoder of `q`.
+    fn of<B: Bottleneck<T>>(method: &B, p: &Joint<T>, q: &DMatrix<T>) -> Self {
+        let q_t = cluster_marginal(p, q);
+        let decoder = method.decoder(p, q, &q_t);
+        Prepared { q_t, decoder }
+    }
+}
+
+/// The quantities of `q` (with ln q when given), from the prepared q(t) and decoder when
+/// they are given and the decoder is the Markov one the quantities need; computed afresh
+/// otherwise.
+fn quantities_of<T: Real, B: Bottleneck<T>>(
+    method: &B,
+    p: &Joint<T>,
+    q: &DMatrix<T>,
+    ln_q: Option<&DMatrix<T>>,
+    prepared: Option<&Prepared<T>>,
+) -> Quantities<T> {
+    match prepared.filter(|_| method.decoder_is_markov()) {
+        Some(pr) => Quantities::of_parts(p, q, ln_q, pr.q_t.clone(), &pr.decoder),
+        None => Quantities::of_with_log(p, q, ln_q),
+    }
+}
+
 /// An iterate with its logarithm (−inf at zeros), and its [`Prepared`] parts once needed.
 struct Iterate<T: Real> {
     q: DMatrix<T>,
@@ -385,11 +410,8 @@ impl<T: Real> Iterate<T> {
 
     /// q(t) and `method`'s decoder of this iterate, computed on first use.
     fn prepared<B: Bottleneck<T>>(&self, method: &B, p: &Joint<T>) -> &Prepared<T> {
-        self.prepared.get_or_init(|| {
-            let q_t = cluster_marginal(p, &self.q);
-            let decoder = method.decoder(p, &self.q, &q_t);
-            Prepared { q_t, decoder }
-        })
+        self.prepared
+            .get_or_init(|| Prepared::of(method, p, &self.q))
     }
 
     fn finite(&self) -> bool {
@@ -502,13 +524,10 @@ fn driver_parts<'a, T: Real, B: Bottleneck<T>>(
         Iterate::new(q, log)
     };
     let objective = move |it: &Iterate<T>| {
-        let quantities = if method.decoder_is_markov() {
-            let prepared = it.prepared(method, p);
-            let q_t = prepared.q_t.clone();
-            Quantities::of_parts(p, &it.q, Some(&it.log), q_t, &prepared.decoder)
-        } else {
-            Quantities::of_with_log(p, &it.q, Some(&it.log))
-        };
+        // The prepared parts only when they serve: a dual-IB objective needs the Markov
+        // decoder, not the iterate's own.
+        let prepared = method.decoder_is_markov().then(|| it.prepared(method, p));
+        let quantities = quantities_of(method, p, &it.q, Some(&it.log), prepared);
         method.objective(p, beta, &it.q, &quantities)
     };
     let done = |it: Iterate<T>, iterations, termination, residual| Run {
@@ -973,16 +992,9 @@ fn finish_prepared<T: Real, B: Bottleneck<T>>(
     termination: Termination,
     residual: T,
 ) -> Solution<T> {
-    let Prepared { q_t, decoder } = prepared.unwrap_or_else(|| {
-        let q_t = cluster_marginal(p, &q);
-        let decoder = method.decoder(p, &q, &q_t);
-        Prepared { q_t, decoder }
-    });
-    let quantities = if method.decoder_is_markov() {
-        Quantities::of_parts(p, &q, ln_q, q_t, &decoder)
-    } else {
-        Quantities::of_with_log(p, &q, ln_q)
-    };
+    let prepared = prepared.unwrap_or_else(|| Prepared::of(method, p, &q));
+    let quantities = quantities_of(method, p, &q, ln_q, Some(&prepared));
+    let decoder = prepared.decoder;
     let objective = method.objective(p, beta, &q, &quantities);
     let clusters = effective_clusters(
         &quantities.q_t,
