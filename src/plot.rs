@@ -87,23 +87,11 @@ pub fn line_plot(
     log_x: bool,
     series: &[Series],
 ) -> Result<[PathBuf; 2]> {
-    REGISTER.call_once(|| {
-        // The font is compiled in; a failure here would be a corrupt build.
-        let _ = register_font("sans-serif", FontStyle::Normal, FONT);
-    });
-    let svg = path_stem.with_extension("svg");
-    let png = path_stem.with_extension("png");
-    {
-        let root = SVGBackend::new(&svg, (1200, 650)).into_drawing_area();
-        draw(&root, title, x_label, y_label, log_x, series).map_err(|e| plot_error(&svg, e))?;
-        root.present().map_err(|e| plot_error(&svg, e))?;
-    }
-    {
-        let root = BitMapBackend::new(&png, (1200, 650)).into_drawing_area();
-        draw(&root, title, x_label, y_label, log_x, series).map_err(|e| plot_error(&png, e))?;
-        root.present().map_err(|e| plot_error(&png, e))?;
-    }
-    Ok([svg, png])
+    let panel = Panel {
+        title: title.to_string(),
+        series: series.to_vec(),
+    };
+    panel_plot(path_stem, title, x_label, y_label, log_x, &[panel])
 }
 
 fn range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
@@ -125,6 +113,99 @@ fn range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
 
 type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
 
+/// One chart of a [`panel_plot`]: its caption and its series (the same names, in the same
+/// order, in every panel: the legend is shared).
+#[derive(Clone, Debug, Default)]
+pub struct Panel {
+    /// The panel's caption.
+    pub title: String,
+    /// Its series.
+    pub series: Vec<Series>,
+}
+
+/// Writes `<path_stem>.svg` and `<path_stem>.png`: the panels in a grid of at most three
+/// columns (1200 pixels wide, 400 per row of panels, 650 for a single panel), each with its
+/// own axes over the same x label and y label, the overall title above and the legend
+/// (the first panel's series names) in a panel to the right. One panel is the layout of
+/// [`line_plot`]. Returns the two paths.
+///
+/// # Errors
+/// [`Error::Io`] naming the file when it cannot be written.
+pub fn panel_plot(
+    path_stem: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    log_x: bool,
+    panels: &[Panel],
+) -> Result<[PathBuf; 2]> {
+    REGISTER.call_once(|| {
+        // The font is compiled in; a failure here would be a corrupt build.
+        let _ = register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+    let svg = path_stem.with_extension("svg");
+    let png = path_stem.with_extension("png");
+    let rows = panels.len().div_ceil(3).max(1) as u32;
+    let size = (
+        1200,
+        if panels.len() <= 1 {
+            650
+        } else {
+            60 + 400 * rows
+        },
+    );
+    {
+        let root = SVGBackend::new(&svg, size).into_drawing_area();
+        draw_panels(&root, title, x_label, y_label, log_x, panels)
+            .map_err(|e| plot_error(&svg, e))?;
+        root.present().map_err(|e| plot_error(&svg, e))?;
+    }
+    {
+        let root = BitMapBackend::new(&png, size).into_drawing_area();
+        draw_panels(&root, title, x_label, y_label, log_x, panels)
+            .map_err(|e| plot_error(&png, e))?;
+        root.present().map_err(|e| plot_error(&png, e))?;
+    }
+    Ok([svg, png])
+}
+
+fn draw_panels<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    log_x: bool,
+    panels: &[Panel],
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    if panels.len() <= 1 {
+        let series = panels.first().map(|p| p.series.as_slice()).unwrap_or(&[]);
+        return draw(root, title, x_label, y_label, log_x, series);
+    }
+    root.fill(&WHITE)?;
+    let (width, _) = root.dim_in_pixel();
+    let (plot_area, legend_area) = root.split_horizontally(width.saturating_sub(260));
+    legend_panel(&legend_area, &panels[0].series)?;
+    let body = plot_area.titled(title, ("sans-serif", 20))?;
+    let rows = panels.len().div_ceil(3);
+    let cols = panels.len().min(3);
+    for (area, panel) in body.split_evenly((rows, cols)).iter().zip(panels) {
+        chart(
+            area,
+            &panel.title,
+            18,
+            4,
+            x_label,
+            y_label,
+            log_x,
+            &panel.series,
+        )?;
+    }
+    Ok(())
+}
+
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
@@ -137,6 +218,28 @@ where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE)?;
+    let (width, _) = root.dim_in_pixel();
+    let (plot_area, legend_area) = root.split_horizontally(width.saturating_sub(260));
+    legend_panel(&legend_area, series)?;
+    chart(&plot_area, title, 24, 10, x_label, y_label, log_x, series)
+}
+
+/// One chart with its caption, axes (about `x_labels` labels on the x axis) and series on
+/// `area` (the caption says when there is nothing to plot).
+#[allow(clippy::too_many_arguments)]
+fn chart<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    caption_size: u32,
+    x_labels: usize,
+    x_label: &str,
+    y_label: &str,
+    log_x: bool,
+    series: &[Series],
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
     let pts = || {
         series
             .iter()
@@ -145,17 +248,17 @@ where
     };
     let (Some((x0, x1)), Some((y0, y1))) = (range(pts().map(|p| p.0)), range(pts().map(|p| p.1)))
     else {
-        root.titled(&format!("{title} (nothing to plot)"), ("sans-serif", 24))?;
+        area.titled(
+            &format!("{title} (nothing to plot)"),
+            ("sans-serif", caption_size),
+        )?;
         return Ok(());
     };
     let pad = (y1 - y0) * 0.05;
     let (y0, y1) = (y0 - pad, y1 + pad);
-    let (width, _) = root.dim_in_pixel();
-    let (plot_area, legend_area) = root.split_horizontally(width.saturating_sub(260));
-    legend_panel(&legend_area, series)?;
-    let mut builder = ChartBuilder::on(&plot_area);
+    let mut builder = ChartBuilder::on(area);
     builder
-        .caption(title, ("sans-serif", 24))
+        .caption(title, ("sans-serif", caption_size))
         .margin(15)
         .x_label_area_size(50)
         .y_label_area_size(80);
@@ -170,6 +273,7 @@ where
             .configure_mesh()
             .x_desc(x_label)
             .y_desc(y_label)
+            .x_labels(x_labels)
             .label_style(("sans-serif", 16))
             .x_label_formatter(&|x| format!("{x:.0e}"))
             .draw()?;

@@ -233,6 +233,27 @@ pub struct Solution<T: Real> {
     pub residual: T,
 }
 
+impl<T: Real> Solution<T> {
+    /// The decoder of each distinct cluster (in the order of [`Solution::clusters`]): its
+    /// members' decoders averaged by mass, q(y|t) = Σ_{s in t} q(s) q(y|s) / q(t), rows t.
+    /// For the IB and the DIB this is exactly the Markov decoder of the merged column
+    /// Σ_{s in t} q(s|x). Every member's decoder is within `MergeTol::decoder` of the
+    /// heaviest member's (the merge rule), and so is the average.
+    pub fn distinct_decoders(&self) -> DMatrix<T> {
+        let ny = self.q_y_given_t.ncols();
+        let mut out = DMatrix::from_element(self.clusters.len(), ny, T::zero());
+        for (t, (mass, members)) in self.clusters.iter().enumerate() {
+            for y in 0..ny {
+                let weighted = members.iter().fold(T::zero(), |acc, &m| {
+                    acc + self.q_t[m].clone() * &self.q_y_given_t[(m, y)]
+                });
+                out[(t, y)] = weighted / mass;
+            }
+        }
+        out
+    }
+}
+
 /// Iterates `method` from `init` until converged, the cap, or a non-finite step, plainly
 /// or with SQUAREM ([`Stop::acceleration`]). `iterations` in the result counts
 /// evaluations of the map; the observer sees every accepted iterate.

@@ -198,6 +198,16 @@ fn demo_runs_on_the_bundled_data() {
             );
             assert!(std::fs::metadata(&written).unwrap().len() > 100, "{file}");
         }
+        // The diagram draws the whole decoder: one panel per y of the 3x3 joint.
+        let svg =
+            std::fs::read_to_string(folder.join(method).join("bifurcation_diagram.svg")).unwrap();
+        for y in 0..3 {
+            assert_eq!(
+                svg.matches(&format!("q(y = {y}|t)")).count(),
+                1,
+                "{method} {y}"
+            );
+        }
     }
     assert!(
         out.contains("up          linear         2.14731337095243"),

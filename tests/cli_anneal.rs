@@ -92,6 +92,12 @@ fn anneal_writes_paths_bifurcations_and_plots() {
             "{name}"
         );
     }
+    // Binary Y: one chart, q(y0|t), which fixes the whole decoder.
+    let svg = std::fs::read_to_string(out.join("bifurcation_diagram.svg")).unwrap();
+    assert!(
+        svg.contains("q(y = 1|t) is 1 minus it"),
+        "one chart for binary Y"
+    );
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     // The metastable range is exactly [1/s*, 1/rho_m^2] of the spec's binary-X example

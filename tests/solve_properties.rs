@@ -339,3 +339,46 @@ fn restarts_do_not_depend_on_the_number_of_threads() {
     assert_eq!(one.objective.to_bits(), two.objective.to_bits());
     assert_eq!(one.q_t_given_x, two.q_t_given_x);
 }
+
+/// The decoder reported for a distinct cluster (JSON, decoders.csv, the bifurcation
+/// diagram) is the Markov decoder of its merged column, recomputed here from p(x,y) and
+/// the summed member columns: q(y|t) = Σ_x p(x,y) Q(t|x) / Σ_x p(x) Q(t|x). The solve is
+/// stopped after two steps from a random start and merged with a loose decoder tolerance,
+/// so that members' decoders differ and a first-member or unweighted decoder would fail.
+#[test]
+fn distinct_decoders_are_the_merged_columns_markov_decoders() {
+    let j = Joint::normalized(random_joint(4, 3, 7), labels(4), labels(3))
+        .unwrap()
+        .joint;
+    let stop = Stop::new(2, 1e-12).with_acceleration(Acceleration::None);
+    let merge = MergeTol {
+        mass: 1e-12,
+        decoder: 0.5,
+    };
+    let init = Init::<f64>::Random { seed: 3 }.encoder(4, 8).unwrap();
+    let s = solve(&Ib, &j, &3.0, init, &stop, &merge, &mut ());
+    let decoders = s.distinct_decoders();
+    assert_eq!(decoders.shape(), (s.clusters.len(), 3));
+    let mut members_differ = false;
+    for (t, (_, members)) in s.clusters.iter().enumerate() {
+        let column: Vec<f64> = (0..4)
+            .map(|x| members.iter().map(|&m| s.q_t_given_x[(x, m)]).sum())
+            .collect();
+        let mass: f64 = (0..4).map(|x| j.p_x()[x] * column[x]).sum();
+        for y in 0..3 {
+            let want = (0..4).map(|x| j.p_xy()[(x, y)] * column[x]).sum::<f64>() / mass;
+            assert!(
+                (decoders[(t, y)] - want).abs() < 1e-13,
+                "cluster {t}, y {y}: {} vs {want}",
+                decoders[(t, y)]
+            );
+            members_differ |= members
+                .iter()
+                .any(|&m| (s.q_y_given_t[(m, y)] - want).abs() > 1e-6);
+        }
+    }
+    assert!(
+        members_differ,
+        "the test needs members with unequal decoders"
+    );
+}

@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::OnceLock;
 
+use nalgebra::DMatrix;
 use serde_json::json;
 
 use super::solve::{parse_beta, parse_stop, AccelerationArg};
@@ -20,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::ib::Ib;
 use crate::info::{h_x, mutual_information, nats_to_bits};
 use crate::io::read_joint;
-use crate::plot::{line_plot, Series};
+use crate::plot::{line_plot, panel_plot, Panel, Series};
 use crate::scalar::Real;
 use crate::solve::{Init, MergeTol};
 use crate::with_precision;
@@ -633,15 +634,13 @@ fn encoders_and_decoders_csv<T: Real>(
                     ));
                 }
             }
-            for (t, (mass, members)) in s.clusters.iter().enumerate() {
+            let decoders = s.distinct_decoders();
+            for (t, (mass, _)) in s.clusters.iter().enumerate() {
                 for (y, label) in p.y_labels().iter().enumerate() {
-                    let weighted = members.iter().fold(T::zero(), |acc, &m| {
-                        acc + s.q_t[m].clone() * &s.q_y_given_t[(m, y)]
-                    });
                     dec.push_str(&format!(
                         "{direction},{beta},{t},{},{label},{}\n",
                         mass.to_decimal(),
-                        (weighted / mass).to_decimal()
+                        decoders[(t, y)].to_decimal()
                     ));
                 }
             }
@@ -672,6 +671,29 @@ fn path_csv<T: Real>(paths: &[Path<T>], on_envelope: &[(usize, usize)]) -> Strin
         }
     }
     s
+}
+
+/// Most panels the bifurcation diagram draws.
+const DIAGRAM_PANELS: usize = 12;
+
+/// The outcomes y whose decoder coordinate the bifurcation diagram draws, in label order:
+/// the first alone for binary Y (the other is 1 minus it), every y up to
+/// [`DIAGRAM_PANELS`], else the most probable ones under p(y) (ties to the first).
+fn diagram_outcomes<T: Real>(p_y: &[T]) -> Vec<usize> {
+    let ny = p_y.len();
+    if ny == 2 {
+        return vec![0];
+    }
+    let mut order: Vec<usize> = (0..ny).collect();
+    order.sort_by(|&a, &b| {
+        p_y[b]
+            .partial_cmp(&p_y[a])
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.cmp(&b))
+    });
+    order.truncate(DIAGRAM_PANELS);
+    order.sort_unstable();
+    order
 }
 
 fn plots<T: Real>(
@@ -736,46 +758,72 @@ fn plots<T: Real>(
         &series,
     )?
     .to_vec();
-    // Bifurcation diagram: q(y = first|t) of each distinct cluster (by mass rank) vs beta.
-    let mut diagram = Vec::new();
-    for path in paths {
-        let max_clusters = path
-            .points
-            .iter()
-            .map(|s| s.clusters.len())
-            .max()
-            .unwrap_or(0);
-        for rank in 0..max_clusters {
-            let pts: Vec<(f64, f64)> = path
-                .points
+    // Bifurcation diagram: every distinct cluster's decoder against beta, one panel per y
+    // (for binary Y the first alone: q(y1|t) = 1 - q(y0|t)), one series per sweep.
+    let shown = diagram_outcomes(p.p_y());
+    let decoders: Vec<Vec<DMatrix<T>>> = paths
+        .iter()
+        .map(|path| path.points.iter().map(|s| s.distinct_decoders()).collect())
+        .collect();
+    let panels: Vec<Panel> = shown
+        .iter()
+        .map(|&y| Panel {
+            title: format!("q(y = {}|t)", p.y_labels()[y]),
+            series: paths
                 .iter()
-                .filter_map(|s| {
-                    let (_, members) = s.clusters.get(rank)?;
-                    Some((s.beta.to_f64(), s.q_y_given_t[(members[0], 0)].to_f64()))
+                .zip(&decoders)
+                .map(|(path, decoders)| {
+                    let points = path
+                        .points
+                        .iter()
+                        .zip(decoders)
+                        .flat_map(|(s, d)| {
+                            let beta = s.beta.to_f64();
+                            (0..d.nrows()).map(move |t| (beta, d[(t, y)].to_f64()))
+                        })
+                        .collect();
+                    let mut series = Series::new(
+                        format!("{} sweep: distinct clusters", path.direction.as_str()),
+                        points,
+                    );
+                    series.markers_only = true;
+                    series
                 })
-                .collect();
-            let mut series = Series::new(
-                format!(
-                    "{} sweep, cluster {} by mass",
-                    path.direction.as_str(),
-                    rank + 1
-                ),
-                pts,
-            );
-            series.markers_only = true;
-            diagram.push(series);
-        }
-    }
-    written.extend(line_plot(
-        &dir.join("bifurcation_diagram"),
-        &format!(
-            "Decoders q(y = {}|t) of the distinct clusters, {method}",
-            p.y_labels()[0]
+                .collect(),
+        })
+        .collect();
+    let which = match (p.ny(), shown.len()) {
+        (2, _) => format!(
+            "y = {}; q(y = {}|t) is 1 minus it",
+            p.y_labels()[0],
+            p.y_labels()[1]
         ),
+        (ny, k) if k == ny => "every y".to_string(),
+        (ny, k) => format!("the {k} most probable of {ny} y (all: decoders.csv)"),
+    };
+    written.extend(panel_plot(
+        &dir.join("bifurcation_diagram"),
+        &format!("Decoders q(y|t) of the distinct clusters, {method}: {which}"),
         "beta (log scale)",
         "q(y|t)",
         true,
-        &diagram,
+        &panels,
     )?);
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_diagram_draws_every_y_up_to_twelve_else_the_most_probable() {
+        assert_eq!(diagram_outcomes(&[0.3, 0.7]), vec![0]);
+        assert_eq!(diagram_outcomes(&[0.2, 0.5, 0.3]), vec![0, 1, 2]);
+        // 16 outcomes, y = 15 the most probable, the rest tied: ties go to the first labels.
+        let mut p = vec![1.0; 16];
+        p[15] = 2.0;
+        let want: Vec<usize> = (0..11).chain([15]).collect();
+        assert_eq!(diagram_outcomes(&p), want);
+    }
 }

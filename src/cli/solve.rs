@@ -360,17 +360,10 @@ fn solution_report<T: Real>(
     r.value("start", "winning start", "", json!(start));
     r.value("restarts", "random restarts", "", json!(args.restarts));
     r.reals("q_t", "q(t) of the distinct clusters", "", &masses);
-    let decoders: Vec<Value> = s
-        .clusters
-        .iter()
-        .map(|(_, members)| {
-            json!(s
-                .q_y_given_t
-                .row(members[0])
-                .iter()
-                .map(|v| v.to_f64())
-                .collect::<Vec<_>>())
-        })
+    let distinct = s.distinct_decoders();
+    let decoders: Vec<Value> = distinct
+        .row_iter()
+        .map(|row| json!(row.iter().map(|v| v.to_f64()).collect::<Vec<_>>()))
         .collect();
     r.value(
         "q_y_given_t",
