@@ -880,6 +880,31 @@ pub fn trivial_onset_constant<T: Real>(method: &str, p: &Joint<T>) -> Option<Sup
     }
 }
 
+/// A lower bound on s* = η_KL(X;Y) from solutions already computed, independent of the
+/// supremum search behind [`trivial_onset_constant`]. Every channel T − X − Y obeys
+/// I(T;Y) ≤ s* I(X;T) \[AGKN13\] (the inequality whose tight constant s* is), and every
+/// IB solution is such a channel, so
+///
+/// s* ≥ max over the points of `paths` of I(T;Y)/I(X;T)
+///
+/// (points with I(X;T) ≤ sqrt(epsilon) nats are skipped: their ratio is rounding). The
+/// nucleation onset 1/s* from the trivial solution is then at most 1/(that maximum); a
+/// search result below the bound has missed the global supremum. Returns (the largest
+/// ratio, its β, its path's direction); `None` without a usable point.
+pub fn sdpi_lower_bound<T: Real>(paths: &[Path<T>]) -> Option<(T, T, Direction)> {
+    let floor = T::epsilon().sqrt();
+    let mut best: Option<(T, T, Direction)> = None;
+    for path in paths {
+        for s in path.points.iter().filter(|s| s.i_xt > floor) {
+            let ratio = s.i_ty.clone() / &s.i_xt;
+            if best.as_ref().is_none_or(|(r, _, _)| ratio > *r) {
+                best = Some((ratio, s.beta.clone(), path.direction));
+            }
+        }
+    }
+    best
+}
+
 /// Finds and locates every change of the number of distinct clusters along `path`, to
 /// relative tolerance `rel_tol` in β.
 pub fn locate<T: Real, B: Bottleneck<T>>(

@@ -7,8 +7,10 @@ mod common;
 
 use common::{bconv, h2, h2_inverse, labels, random_joint};
 use ibex::anneal::{
-    anneal, envelope, locate, merged_encoder, AnnealOptions, Direction, Kind, Path,
+    anneal, envelope, locate, merged_encoder, sdpi_lower_bound, AnnealOptions, Direction, Kind,
+    Path,
 };
+use ibex::bifurcation::sdpi_constant;
 use ibex::dual_ib::DualIb;
 use ibex::ib::Ib;
 use ibex::info::{self, nats_to_bits};
@@ -984,4 +986,63 @@ fn locations_count_the_branch_solves_that_did_not_converge() {
     };
     assert_eq!(count(100_000), 0);
     assert!(count(300) > 0);
+}
+
+/// Every IB solution is a channel T − X − Y, so its I(T;Y)/I(X;T) is at most s* (AGKN13):
+/// the paths bound the supremum search from below, independently of it. On the binary-X
+/// example the bound is within 1e-3 of the spec's mpmath s*, from below; on random joints
+/// with |X| > 2 the multistart search must reach every ratio the paths found, and the
+/// paths come within 2e-3 of it (they reach 3e-4), so a search that overshoots fails too.
+#[test]
+fn paths_bound_s_star_from_below_and_the_search_reaches_the_bound() {
+    let j = example::<f64>(BINARY_X);
+    let opts = options::<f64>(true);
+    let down = anneal(
+        &Ib,
+        &j,
+        &log_grid(1.0, 10.0, 30),
+        Direction::Down,
+        &opts,
+        &|_| {},
+    );
+    let (bound, beta, direction) = sdpi_lower_bound(&[down]).unwrap();
+    let s_star = 0.3907806968453705;
+    assert!(bound <= s_star * (1.0 + 1e-12), "{bound} above s* {s_star}");
+    assert!(
+        bound >= s_star * (1.0 - 1e-3),
+        "{bound} far below s* {s_star}"
+    );
+    assert_eq!(direction, Direction::Down);
+    assert!(beta > 2.558980031697148 && beta < 2.6, "{beta}");
+    for (nx, ny, seed) in [(3, 3, 1), (4, 3, 2), (3, 4, 3), (4, 4, 4)] {
+        let j = Joint::normalized(random_joint(nx, ny, seed), labels(nx), labels(ny))
+            .unwrap()
+            .joint;
+        let down = anneal(
+            &Ib,
+            &j,
+            &log_grid(0.5, 50.0, 25),
+            Direction::Down,
+            &opts,
+            &|_| {},
+        );
+        let up = anneal(
+            &Ib,
+            &j,
+            &log_grid(0.5, 50.0, 25),
+            Direction::Up,
+            &opts,
+            &|_| {},
+        );
+        let (bound, _, _) = sdpi_lower_bound(&[down, up]).unwrap();
+        let searched = sdpi_constant(&j).value;
+        assert!(
+            bound <= searched * (1.0 + 1e-9),
+            "{nx}x{ny} seed {seed}: a path has I(T;Y)/I(X;T) = {bound} > s* = {searched}"
+        );
+        assert!(
+            bound >= searched * (1.0 - 2e-3),
+            "{nx}x{ny} seed {seed}: bound {bound} vs {searched}"
+        );
+    }
 }

@@ -104,6 +104,15 @@ fn anneal_writes_paths_bifurcations_and_plots() {
     // (ib §5: 2.558980031697148 and 219/49): where the down path leaves its 2-cluster
     // branch and where the up path leaves the trivial one, not just the grid points
     // between them.
+    // The search's s* checked against the paths' I(T;Y)/I(X;T), a lower bound on it.
+    let check = &summary["s_star_check"];
+    assert_eq!(check["consistent"], true, "{check}");
+    let (s_star, ratio) = (
+        check["s_star"].as_f64().unwrap(),
+        check["largest_ratio_on_paths"].as_f64().unwrap(),
+    );
+    assert!((s_star - 1.0 / 2.558980031697148).abs() < 1e-12, "{s_star}");
+    assert!(ratio <= s_star && ratio > 0.999 * s_star, "{ratio}");
     let ranges = summary["hysteresis"].as_array().unwrap();
     assert_eq!(ranges.len(), 1, "{ranges:?}");
     let (lo, hi) = (

@@ -11,8 +11,8 @@ use serde_json::json;
 use super::solve::{parse_beta, parse_stop, AccelerationArg};
 use super::{emit, JointInput};
 use crate::anneal::{
-    anneal, envelope, locate_sharing_onset, trivial_onset_constant, AnnealOptions, Bifurcation,
-    Direction, Kind, Path,
+    anneal, envelope, locate_sharing_onset, sdpi_lower_bound, trivial_onset_constant,
+    AnnealOptions, Bifurcation, Direction, Kind, Path,
 };
 use crate::bifurcation::{dual_split_eigenvalues, ib_split_eigenvalues, Supremum};
 use crate::bottleneck::Bottleneck;
@@ -316,7 +316,14 @@ fn run_method<T: Real, B: Bottleneck<T>>(
     let thresholds = trivial_thresholds(method.name(), p, onset);
     let hysteresis = hysteresis_ranges(&paths, &bifurcations);
     let on_envelope = envelope(&paths);
-    let table = bifurcation_table(method.name(), &bifurcations, &thresholds, &hysteresis);
+    let check = onset_check(method.name(), onset, &paths);
+    let table = bifurcation_table(
+        method.name(),
+        &bifurcations,
+        &thresholds,
+        check.as_ref().map(|(text, _)| text.as_str()),
+        &hysteresis,
+    );
     let Some((dir, encoders)) = out_dir else {
         return Ok((table, bifurcations));
     };
@@ -341,6 +348,7 @@ fn run_method<T: Real, B: Bottleneck<T>>(
         "h_x_bits": nats_to_bits(&h_x(p)).to_f64(),
         "thresholds": thresholds.iter().map(|(k, v, how)| json!({"kind": k, "beta": v.to_f64(), "beta_decimal": v.to_decimal(), "how": how})).collect::<Vec<_>>(),
         "hysteresis": hysteresis.iter().map(|(a, b)| json!([a.to_f64(), b.to_f64()])).collect::<Vec<_>>(),
+        "s_star_check": check.map(|(_, v)| v),
         "paths": paths.iter().map(|p| json!({"direction": p.direction.as_str(), "points": p.points.len()})).collect::<Vec<_>>(),
     });
     written.push(write(
@@ -392,6 +400,55 @@ fn critical_points_compared<T: Real>(ib: &[Bifurcation<T>], dual: &[Bifurcation<
         s.push_str("  (no change of the cluster count located by both)\n");
     }
     s
+}
+
+/// The IB's onset constant s* (from the supremum search) checked against the paths:
+/// every solution's I(T;Y)/I(X;T) is a lower bound on s* ([`sdpi_lower_bound`]), so a
+/// path point above s* (beyond a relative slack of epsilon^(1/4), for rounding) shows that
+/// the search missed the global supremum and that the onset 1/s* is too high. A line for
+/// the table and the `s_star_check` object of summary.json; `None` for the dual IB (no
+/// such characterisation of η_dual is known to us) or without s* or a usable point.
+fn onset_check<T: Real>(
+    method: &str,
+    onset: &OnceLock<Option<Supremum<T>>>,
+    paths: &[Path<T>],
+) -> Option<(String, serde_json::Value)> {
+    if method != "ib" {
+        return None;
+    }
+    let s_star = onset.get()?.as_ref()?.value.clone();
+    let (ratio, beta, direction) = sdpi_lower_bound(paths)?;
+    let slack = T::epsilon().sqrt().sqrt();
+    let consistent = ratio <= s_star.clone() * (T::one() + slack);
+    let text = if consistent {
+        format!(
+            "  check      s* = {:.12} >= {:.12}, the largest I(T;Y)/I(X;T) on the paths \
+             ({} path, beta = {:.6}): consistent\n",
+            s_star.to_f64(),
+            ratio.to_f64(),
+            direction.as_str(),
+            beta.to_f64()
+        )
+    } else {
+        format!(
+            "warning: the {} path at beta = {:.6} has I(T;Y)/I(X;T) = {:.12}, above s* = {:.12} \
+             from the supremum search, which has missed the global supremum: the nucleation \
+             onset from the trivial solution is at most {:.12}, below the 1/s* reported\n",
+            direction.as_str(),
+            beta.to_f64(),
+            ratio.to_f64(),
+            s_star.to_f64(),
+            (T::one() / ratio.clone()).to_f64()
+        )
+    };
+    let value = json!({
+        "s_star": s_star.to_f64(),
+        "largest_ratio_on_paths": ratio.to_f64(),
+        "beta": beta.to_f64(),
+        "direction": direction.as_str(),
+        "consistent": consistent,
+    });
+    Some((text, value))
 }
 
 /// The trivial solution's thresholds: linear (1/ρ_m² or 1/λ_dual) and nucleation
@@ -516,6 +573,7 @@ fn bifurcation_table<T: Real>(
     method: &str,
     bifurcations: &[Bifurcation<T>],
     thresholds: &[(&str, T, String)],
+    onset_check: Option<&str>,
     hysteresis: &[(T, T)],
 ) -> String {
     let mut s = format!("trivial-solution thresholds ({method}):\n");
@@ -525,6 +583,7 @@ fn bifurcation_table<T: Real>(
             v.to_decimal()
         ));
     }
+    s.push_str(onset_check.unwrap_or(""));
     s.push_str(&format!(
         "bifurcations along the paths:\n  {:<11} {:<9} {:>24} {:>24} {:>9} {:>7} {:>11}\n",
         "direction", "kind", "beta_predicted", "beta_located", "tolerance", "clusters", "iter_near"
