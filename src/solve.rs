@@ -493,12 +493,24 @@ fn extrapolate<T: Real>(
         }
     }
     let mut total = vec![T::zero(); nx];
+    // Column by column: the shifted logs of the free entries exponentiated together
+    // (−inf elsewhere, e^−inf = 0, not written back).
+    let mut weights = vec![T::zero(); nx];
     for t in 0..nt {
-        for x in 0..nx {
-            if let (true, Some(m)) = (free[(x, t)], &max[x]) {
-                log[(x, t)] -= m;
-                q[(x, t)] = log[(x, t)].exp();
-                total[x] += &q[(x, t)];
+        for (x, w) in weights.iter_mut().enumerate() {
+            *w = match (free[(x, t)], &max[x]) {
+                (true, Some(m)) => {
+                    log[(x, t)] -= m;
+                    log[(x, t)].clone()
+                }
+                _ => -T::infinity(),
+            };
+        }
+        T::exp_in_place(&mut weights);
+        for (x, w) in weights.iter_mut().enumerate() {
+            if free[(x, t)] && max[x].is_some() {
+                total[x] += &*w;
+                q[(x, t)] = std::mem::replace(w, T::zero());
             }
         }
     }
@@ -744,11 +756,19 @@ fn from_free_log<T: Real>(
         }
     }
     let mut total = vec![T::zero(); nx];
-    for ((&i, &x), v) in free.iter().zip(rows).zip(values) {
-        let l = v.clone() - max[x].as_ref().expect("row has a free entry");
-        q[i] = l.exp();
-        total[x] += &q[i];
-        log[i] = l;
+    let mut weights: Vec<T> = free
+        .iter()
+        .zip(rows)
+        .zip(values)
+        .map(|((&i, &x), v)| {
+            log[i] = v.clone() - max[x].as_ref().expect("row has a free entry");
+            log[i].clone()
+        })
+        .collect();
+    T::exp_in_place(&mut weights);
+    for ((&i, &x), w) in free.iter().zip(rows).zip(weights) {
+        total[x] += &w;
+        q[i] = w;
     }
     let mut scale = Vec::with_capacity(nx);
     for x in 0..nx {
