@@ -169,6 +169,8 @@ pub fn panel_plot(
     Ok([svg, png])
 }
 
+/// The legend (the first panel's series) to the right; one panel fills the rest under
+/// its title, several share it in a grid of at most three columns.
 fn draw_panels<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
@@ -180,48 +182,22 @@ fn draw_panels<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    if panels.len() <= 1 {
-        let series = panels.first().map(|p| p.series.as_slice()).unwrap_or(&[]);
-        return draw(root, title, x_label, y_label, log_x, series);
-    }
     root.fill(&WHITE)?;
     let (width, _) = root.dim_in_pixel();
     let (plot_area, legend_area) = root.split_horizontally(width.saturating_sub(260));
-    legend_panel(&legend_area, &panels[0].series)?;
+    let first = panels.first().map(|p| p.series.as_slice()).unwrap_or(&[]);
+    legend_panel(&legend_area, first)?;
+    if panels.len() <= 1 {
+        return chart(&plot_area, title, 24, 10, x_label, y_label, log_x, first);
+    }
     let body = plot_area.titled(title, ("sans-serif", 20))?;
     let rows = panels.len().div_ceil(3);
     let cols = panels.len().min(3);
     for (area, panel) in body.split_evenly((rows, cols)).iter().zip(panels) {
-        chart(
-            area,
-            &panel.title,
-            18,
-            4,
-            x_label,
-            y_label,
-            log_x,
-            &panel.series,
-        )?;
+        let series = &panel.series;
+        chart(area, &panel.title, 18, 4, x_label, y_label, log_x, series)?;
     }
     Ok(())
-}
-
-fn draw<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    title: &str,
-    x_label: &str,
-    y_label: &str,
-    log_x: bool,
-    series: &[Series],
-) -> DrawResult
-where
-    DB::ErrorType: 'static,
-{
-    root.fill(&WHITE)?;
-    let (width, _) = root.dim_in_pixel();
-    let (plot_area, legend_area) = root.split_horizontally(width.saturating_sub(260));
-    legend_panel(&legend_area, series)?;
-    chart(&plot_area, title, 24, 10, x_label, y_label, log_x, series)
 }
 
 /// One chart with its caption, axes (about `x_labels` labels on the x axis) and series on
