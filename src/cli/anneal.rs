@@ -874,6 +874,55 @@ fn plots<T: Real>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bifurcation::SupremumMethod;
+
+    /// The check passes with the true s* of the binary-X example and warns, with the
+    /// path's upper bound on the onset, when handed a supremum below what the path shows
+    /// (as a search that missed the global maximum would return).
+    #[test]
+    fn the_onset_check_warns_when_a_path_beats_the_searched_supremum() {
+        let p = crate::io::parse_joint::<f64>(
+            "binary",
+            "0.72,0.18\n0.01,0.09\n",
+            &crate::io::ReadOptions::default(),
+        )
+        .unwrap()
+        .joint;
+        let stop = crate::solve::Stop::<f64>::default();
+        let options = AnnealOptions {
+            merge: MergeTol::for_stop(&stop),
+            stop,
+            adaptive: true,
+            max_points: 200,
+            max_located: None,
+        };
+        let betas: Vec<f64> = (0..20).map(|i| 2.0 + 0.25 * i as f64).collect();
+        let down = anneal(&Ib, &p, &betas, Direction::Down, &options, &|_| {});
+        let cell = |value: f64| {
+            let onset = OnceLock::new();
+            let _ = onset.set(Some(Supremum {
+                value,
+                argmax: vec![],
+                method: SupremumMethod::Search,
+                polish: None,
+            }));
+            onset
+        };
+        let paths = [down];
+        let (text, json) = onset_check("ib", &cell(0.3907806968453705), &paths).unwrap();
+        assert!(
+            text.contains("consistent") && json["consistent"] == true,
+            "{text}"
+        );
+        let (text, json) = onset_check("ib", &cell(0.35), &paths).unwrap();
+        assert!(
+            text.starts_with("warning") && json["consistent"] == false,
+            "{text}"
+        );
+        let ratio = json["largest_ratio_on_paths"].as_f64().unwrap();
+        assert!(ratio > 0.39 && ratio <= 0.3907806968453705, "{ratio}");
+        assert!(onset_check("dualib", &cell(0.35), &paths).is_none());
+    }
 
     #[test]
     fn the_diagram_draws_every_y_up_to_twelve_else_the_most_probable() {
