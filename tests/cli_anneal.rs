@@ -374,6 +374,12 @@ fn anneal_output_does_not_depend_on_the_number_of_threads() {
             .output()
             .unwrap();
         assert!(status.status.success(), "{status:?}");
+        // Standard error is a pipe here, not a terminal: no progress bars in it.
+        assert!(
+            status.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&status.stderr)
+        );
         out
     };
     let direction = "all";

@@ -286,32 +286,40 @@ fn run_method<T: Real, B: Bottleneck<T>>(
     let tty = std::io::stderr().is_terminal();
     let mut paths = Vec::new();
     for d in &directions {
+        let bar = progress_bar(
+            tty,
+            betas.len(),
+            format!("{} {} sweep", method.name(), d.as_str()),
+            "points",
+        );
         let progress = |n: usize| {
-            if tty {
-                eprint!("\r[ibex anneal] {} sweep: {n} points", d.as_str());
-            }
+            // An adaptive grid grows past the given betas.
+            bar.set_length(n.max(betas.len()) as u64);
+            bar.set_position(n as u64);
         };
         paths.push(anneal(method, p, betas, *d, options, &progress));
-        if tty {
-            eprintln!();
-        }
+        bar.finish();
     }
     let mut bifurcations: Vec<Bifurcation<T>> = Vec::new();
     for path in &paths {
+        let bar = progress_bar(
+            tty,
+            0,
+            format!(
+                "{} locating on the {} path",
+                method.name(),
+                path.direction.as_str()
+            ),
+            "changes",
+        );
         let progress = |done: usize, total: usize| {
-            if tty {
-                eprint!(
-                    "\r[ibex anneal] locating on the {} path: {done} of {total} changes",
-                    path.direction.as_str()
-                );
-            }
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
         };
         bifurcations.extend(locate_sharing_onset(
             method, p, path, options, locate_tol, onset, &progress,
         ));
-        if tty {
-            eprintln!();
-        }
+        bar.finish();
     }
     let thresholds = trivial_thresholds(method.name(), p, onset);
     let hysteresis = hysteresis_ranges(&paths, &bifurcations);
@@ -400,6 +408,21 @@ fn critical_points_compared<T: Real>(ib: &[Bifurcation<T>], dual: &[Bifurcation<
         s.push_str("  (no change of the cluster count located by both)\n");
     }
     s
+}
+
+/// A progress bar on standard error (`prefix [#####-----] done/total unit, elapsed`)
+/// when it is a terminal, a hidden one otherwise, so that redirected output stays clean.
+fn progress_bar(tty: bool, total: usize, prefix: String, unit: &str) -> indicatif::ProgressBar {
+    if !tty {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total as u64).with_prefix(prefix);
+    let template =
+        format!("[ibex anneal] {{prefix}} [{{bar:30}}] {{pos}}/{{len}} {unit}, {{elapsed}}");
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
+        bar.set_style(style.progress_chars("#>-"));
+    }
+    bar
 }
 
 /// The IB's onset constant s* (from the supremum search) checked against the paths:
