@@ -1025,22 +1025,8 @@ fn nucleation_test<T: Real>(
         let pull: Vec<T> = (0..nx)
             .map(|x| p.p_x()[x].clone() * (-ln_z[x].clone()).exp())
             .collect();
-        inputs.sort_by(|&a, &b| {
-            pull[b]
-                .partial_cmp(&pull[a])
-                .unwrap_or(std::cmp::Ordering::Equal)
-                .then(a.cmp(&b))
-        });
-        inputs.truncate(BUDGET_STARTS);
-        inputs.sort_unstable();
-        decoder_starts.sort_by(|&a, &b| {
-            weights[b]
-                .partial_cmp(&weights[a])
-                .unwrap_or(std::cmp::Ordering::Equal)
-                .then(a.cmp(&b))
-        });
-        decoder_starts.truncate(BUDGET_STARTS);
-        decoder_starts.sort_unstable();
+        inputs = largest_indices(&pull, BUDGET_STARTS);
+        decoder_starts = largest_indices(&weights, BUDGET_STARTS);
     }
     for &x in &inputs {
         let row: Vec<T> = p.p_y_given_x().row(x).iter().cloned().collect();
@@ -1335,6 +1321,21 @@ fn nelder_mead_from(
         }
     }
     softmax(&simplex[0])
+}
+
+/// The indices of the `k` largest of `values` (ties to the lower index; incomparable
+/// values count as equal), in increasing index order.
+pub(crate) fn largest_indices<T: PartialOrd>(values: &[T], k: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| {
+        values[b]
+            .partial_cmp(&values[a])
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.cmp(&b))
+    });
+    order.truncate(k);
+    order.sort_unstable();
+    order
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use crate::anneal::{
     anneal, envelope, locate_sharing_onset, sdpi_lower_bound, trivial_onset_constant,
     AnnealOptions, Bifurcation, Direction, Kind, Path,
 };
-use crate::bifurcation::{dual_split_eigenvalues, ib_split_eigenvalues, Supremum};
+use crate::bifurcation::{dual_split_eigenvalues, ib_split_eigenvalues, largest_indices, Supremum};
 use crate::bottleneck::Bottleneck;
 use crate::dual_ib::DualIb;
 use crate::error::{Error, Result};
@@ -762,20 +762,10 @@ const DIAGRAM_PANELS: usize = 12;
 /// the first alone for binary Y (the other is 1 minus it), every y up to
 /// [`DIAGRAM_PANELS`], else the most probable ones under p(y) (ties to the first).
 fn diagram_outcomes<T: Real>(p_y: &[T]) -> Vec<usize> {
-    let ny = p_y.len();
-    if ny == 2 {
+    if p_y.len() == 2 {
         return vec![0];
     }
-    let mut order: Vec<usize> = (0..ny).collect();
-    order.sort_by(|&a, &b| {
-        p_y[b]
-            .partial_cmp(&p_y[a])
-            .unwrap_or(std::cmp::Ordering::Equal)
-            .then(a.cmp(&b))
-    });
-    order.truncate(DIAGRAM_PANELS);
-    order.sort_unstable();
-    order
+    largest_indices(p_y, DIAGRAM_PANELS)
 }
 
 fn plots<T: Real>(

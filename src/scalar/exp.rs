@@ -15,6 +15,8 @@
 //! [−708, 709] (near the subnormal or overflow edge, or NaN) goes through the platform's
 //! `exp` instead, lane by lane. Without AVX2 and FMA every value does.
 
+use super::Real;
+
 /// e^x < 2^-1022 (subnormal or 0) below this argument.
 pub(crate) const SMALLEST_NORMAL_ARGUMENT: f64 = -708.396_418_532_264_1;
 
@@ -23,12 +25,7 @@ pub(crate) fn exp_or_zero(x: f64) -> f64 {
     if x < SMALLEST_NORMAL_ARGUMENT {
         0.0
     } else {
-        let v = x.exp();
-        if v.is_subnormal() {
-            0.0
-        } else {
-            v
-        }
+        x.exp().flush_subnormal()
     }
 }
 
