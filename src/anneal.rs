@@ -536,10 +536,15 @@ const SPLIT_TAKEOFF: f64 = 3.0;
 /// more; then every column without a twin that may be unstable gets a copy of its own
 /// (the halves of a split, and clusters that the others' moves made unstable); all other
 /// columns carry on as they are. When a round sees no split, the iteration runs to
-/// convergence, and twins that are then distinct clusters of the fixed point have split
-/// too (as has any cluster that still may be unstable and has no twin: the rounds go on);
-/// otherwise that fixed point is the result, its coinciding twins merged as in every count
-/// of clusters.
+/// convergence (the rounds go on if twins take off meanwhile, or a cluster without a twin
+/// still may be unstable); otherwise that fixed point is the result, its coinciding twins
+/// merged as in every count of clusters. Twins that converged apart without taking off
+/// are distinct clusters of the result (a split of small amplitude just above its
+/// threshold, or twins on a neutral direction), but their halves get no copies: on a
+/// continuum of fixed points (at β = 1 on a joint with Y = X every encoder is one, and
+/// just above it the twins move apart by a factor 1 + 1e-7 per step) the residual test
+/// passes with the twins still where they were born, and copying the halves of such
+/// twins again and again doubled the columns without end.
 ///
 /// Why a takeoff of threefold and not merely "moving apart": the halves of a split in
 /// its linear regime (near a threshold, where twins move apart by a factor β·λ_2 ≈ 1 per
@@ -585,11 +590,7 @@ fn solve_splitting<T: Real, B: Bottleneck<T>>(
         let split: Vec<bool> = now
             .iter()
             .zip(&born)
-            .map(|(d, d0)| {
-                d.is_finite()
-                    && *d > options.merge.decoder
-                    && (converging || *d > takeoff.clone() * d0)
-            })
+            .map(|(d, d0)| d.is_finite() && *d > options.merge.decoder && *d > takeoff.clone() * d0)
             .collect();
         // Twins that split are twins no more; every column without a twin that may
         // split gets a copy (the halves of a split, and clusters that became unstable).
@@ -1616,7 +1617,9 @@ fn bisect<T: Real>(lo: &T, hi: &T, rel_tol: &T, above: impl Fn(&T) -> bool) -> (
 
 /// The points of all paths on the upper concave envelope of (I(X;T), I(T;Y)) (the IB
 /// curve), as (path index, point index), in increasing I(X;T). Branches below the envelope
-/// are metastable or sub-optimal.
+/// are metastable or sub-optimal. Points whose solve broke down (termination
+/// `non-finite`, or an infinite objective: a dual-IB cluster without a decoder) are no
+/// candidates: their encoder is not a solution.
 pub fn envelope<T: Real>(paths: &[Path<T>]) -> Vec<(usize, usize)> {
     let mut all: Vec<(f64, f64, usize, usize)> = paths
         .iter()
@@ -1625,6 +1628,7 @@ pub fn envelope<T: Real>(paths: &[Path<T>]) -> Vec<(usize, usize)> {
             path.points
                 .iter()
                 .enumerate()
+                .filter(|(_, s)| s.termination != Termination::NonFinite && s.objective.is_finite())
                 .map(move |(j, s)| (s.i_xt.to_f64(), s.i_ty.to_f64(), i, j))
         })
         .collect();
@@ -1701,6 +1705,43 @@ mod tests {
             &mut (),
         );
         (mass, end)
+    }
+
+    /// At β = 1 on a joint with Y = X every encoder is a fixed point (L = (1 − β)·I(X;T)):
+    /// twins keep the distance they were born with. They must not count as split, or
+    /// each converged round copies the copies again (the columns doubled without end).
+    /// With a cap of 40 evaluations that wrongly loop stops after about 40 rounds, far
+    /// wider than the two columns of the answer.
+    #[test]
+    fn twins_on_a_neutral_direction_do_not_split_again() {
+        let labels = |n: usize| (0..n).map(|i| i.to_string()).collect();
+        let p = Joint::normalized(
+            DMatrix::from_row_slice(2, 2, &[0.5, 0.0, 0.0, 0.5]),
+            labels(2),
+            labels(2),
+        )
+        .expect("a joint")
+        .joint;
+        let stop = Stop {
+            max_iter: 40,
+            ..Stop::default()
+        };
+        let options = AnnealOptions {
+            merge: MergeTol::for_stop(&stop),
+            stop,
+            adaptive: false,
+            max_points: 10,
+            max_located: None,
+        };
+        let single = DMatrix::from_element(2, 1, 1.0);
+        let s = solve_splitting(&Ib, &p, &1.0, &single, &options);
+        assert_eq!(s.termination, Termination::Converged);
+        assert!(
+            s.q_t_given_x.ncols() <= 2,
+            "{} columns",
+            s.q_t_given_x.ncols()
+        );
+        assert!(s.objective.abs() < 1e-15, "L = {}", s.objective);
     }
 
     /// The rule agrees with the onset to within 0.2% on either side.

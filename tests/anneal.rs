@@ -1046,3 +1046,42 @@ fn paths_bound_s_star_from_below_and_the_search_reaches_the_bound() {
         );
     }
 }
+
+/// Y = X (a diagonal joint): I(T;Y) = I(X;T) for every encoder, so L = (1 − β)·I(X;T)
+/// (derivation, spec ib §1.6): the trivial solution (L = 0) below β = 1, T = X
+/// (L = (1 − β)·H(X)) above, and at β = 1 exactly every encoder is a fixed point with
+/// L = 0. An up sweep through that neutral point once made copies of copies without end
+/// (twins on a neutral direction neither merge nor move apart, and were counted as split);
+/// it must pass it, follow the closed form on either side and locate every change at 1.
+#[test]
+fn a_joint_with_y_equal_to_x_changes_at_beta_one_and_up_sweeps_pass_its_neutral_point() {
+    let j = example::<f64>("0.5,0,0\n0,0.3,0\n0,0,0.2\n");
+    let h_x = -[0.5f64, 0.3, 0.2].iter().map(|p| p * p.ln()).sum::<f64>();
+    for betas in [vec![0.5, 1.0, 2.0, 4.0], log_grid(0.1, 100.0, 9)] {
+        let path = anneal(&Ib, &j, &betas, Direction::Up, &options(true), &|_| {});
+        for s in &path.points {
+            let closed = (1.0 - s.beta).min(0.0) * h_x;
+            assert!(
+                (s.objective - closed).abs() < 1e-12,
+                "beta {}: L = {}, closed form {closed}",
+                s.beta,
+                s.objective
+            );
+            assert_eq!(s.termination, Termination::Converged, "beta {}", s.beta);
+            if s.beta > 1.0 + 1e-9 {
+                assert_eq!(s.clusters.len(), 3, "beta {}", s.beta);
+            }
+        }
+        let b = locate(&Ib, &j, &path, &options(true), &1e-10);
+        assert!(!b.is_empty());
+        assert_eq!(b.last().unwrap().clusters_after, 3);
+        for row in &b {
+            assert!(
+                (row.beta_located - 1.0).abs() < 1e-9,
+                "{:?} at {}",
+                row.kind,
+                row.beta_located
+            );
+        }
+    }
+}
