@@ -113,13 +113,19 @@ impl<T: Real> Bottleneck<T> for DualIb {
         })
     }
 
-    /// F = I(X;T) − β Σ_t q(t) ln Z_t = I(X;T) + β E_{p(x,t)} KL[q(y|t) ‖ p(y|x)].
+    /// F = I(X;T) − β Σ_t q(t) ln Z_t = I(X;T) + β E_{p(x,t)} KL[q(y|t) ‖ p(y|x)]; +inf
+    /// when a cluster with mass has no decoder (its members' supports of p(y|x) do not
+    /// intersect, Z_t = 0): its members' distortion is +inf ([`Bottleneck::distortion`]).
     fn objective(&self, p: &Joint<T>, beta: &T, q_t_given_x: &DMatrix<T>, q: &Quantities<T>) -> T {
         let (_, ln_z) = geometric_decoder(p, q_t_given_x, &q.q_t);
-        let expected = (0..q.q_t.len()).fold(T::zero(), |acc, t| match &ln_z[t] {
-            Some(lz) => acc - q.q_t[t].clone() * lz,
-            None => acc,
-        });
+        let mut expected = T::zero();
+        for (q_t, lz) in q.q_t.iter().zip(&ln_z) {
+            match lz {
+                Some(lz) => expected -= q_t.clone() * lz,
+                None if q_t.is_zero() => {}
+                None => return T::infinity(),
+            }
+        }
         q.i_xt.clone() + beta.clone() * expected
     }
 }

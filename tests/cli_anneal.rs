@@ -401,3 +401,72 @@ fn anneal_output_does_not_depend_on_the_number_of_threads() {
         assert!(n >= 4, "{direction}: {n} changes {d}");
     }
 }
+
+/// Y = X (labels a function of x, each x its own label; p(x) = 0.5, 0.3, 0.2). IB:
+/// L = (1 − β)·I(X;T) for every encoder, so every change of the cluster count is at β = 1
+/// (the up sweep once never finished: at β = 1 every encoder is a fixed point). Dual IB:
+/// a cluster with two members has no decoder (the supports of p(y|x) do not intersect),
+/// so there is no trivial solution (its threshold is reported undefined, its up path as
+/// broken down and off the envelope), and T = X is the only solution, F = H(X).
+#[test]
+fn labels_equal_to_x_give_closed_form_ib_changes_and_no_trivial_dual_ib() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("y_is_x.csv");
+    std::fs::write(&f, "0.5,0,0\n0,0.3,0\n0,0,0.2\n").unwrap();
+    let h_x = -[0.5f64, 0.3, 0.2].iter().map(|p| p * p.ln()).sum::<f64>();
+    let text = run_cli(&[
+        "anneal",
+        f.to_str().unwrap(),
+        "--method",
+        "both",
+        "--beta-min",
+        "0.1",
+        "--beta-max",
+        "100",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ])
+    .unwrap();
+    let (h, rows) = csv(&dir.path().join("ib").join("bifurcations.csv"));
+    let located = h.iter().position(|c| c == "beta_located").unwrap();
+    assert!(!rows.is_empty(), "{text}");
+    for r in &rows {
+        let b: f64 = r[located].parse().unwrap();
+        assert!((b - 1.0).abs() < 1e-9, "{r:?}");
+    }
+    assert!(
+        text.contains("nucleation beta = undefined  (1/eta_dual: no trivial solution"),
+        "{text}"
+    );
+    let compared = text
+        .split("== first transitions compared (trivial solution)\n")
+        .nth(1)
+        .unwrap();
+    assert!(
+        compared.starts_with("  (no threshold defined for both)\n"),
+        "{compared}"
+    );
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("dualib").join("summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(summary["thresholds"][0]["beta"].is_null(), "{summary}");
+    let (h, rows) = csv(&dir.path().join("dualib").join("path.csv"));
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let (objective, termination, direction, on_envelope) = (
+        col("objective"),
+        col("termination"),
+        col("direction"),
+        col("on_envelope"),
+    );
+    for r in &rows {
+        if r[direction] == "up" {
+            assert_eq!(r[termination], "non-finite", "{r:?}");
+            assert_eq!(r[objective], "inf", "{r:?}");
+            assert_eq!(r[on_envelope], "false", "{r:?}");
+        } else {
+            let v: f64 = r[objective].parse().unwrap();
+            assert!((v - h_x).abs() < 1e-12, "{r:?}");
+        }
+    }
+}

@@ -207,3 +207,24 @@ fn bad_parameters_are_one_line_errors() {
         "{stderr}"
     );
 }
+
+/// Y = X (p(x) = 0.5, 0.3, 0.2): a dual-IB cluster with two members has no decoder (the
+/// supports of p(y|x) do not intersect), so its distortion and the objective are +inf and
+/// T = X, F = I(X;T) = H(X), is the only solution. The single-cluster start breaks down;
+/// it once won the comparison of starts with F = 0, its dead cluster simply left out.
+#[test]
+fn dual_ib_without_a_trivial_decoder_keeps_t_equal_to_x() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("y_is_x.csv");
+    std::fs::write(&f, "0.5,0,0\n0,0.3,0\n0,0,0.2\n").unwrap();
+    let h_x = -[0.5f64, 0.3, 0.2].iter().map(|p| p * p.ln()).sum::<f64>();
+    for beta in ["0.5", "5"] {
+        let v = solve_json(&[f.to_str().unwrap(), "--beta", beta, "--method", "dualib"]);
+        assert_eq!(v["clusters"], 3, "{v}");
+        assert_eq!(v["termination"], "converged", "{v}");
+        assert!(
+            (v["objective"].as_f64().unwrap() - h_x).abs() < 1e-12,
+            "{v}"
+        );
+    }
+}

@@ -250,13 +250,22 @@ pub(crate) fn sweep_into<T: Real>(
                 trivial_thresholds("dualib", &file.joint, &onset_dual),
             );
             text.push_str("== first transitions compared (trivial solution)\n");
-            for ((kind, a, _), (_, b, _)) in t_ib.iter().zip(&t_dual) {
+            // Matched by kind: a method may have no linear threshold.
+            let before = text.len();
+            for (kind, a, _) in &t_ib {
+                let b = t_dual.iter().find(|(k, _, _)| k == kind);
+                let (Some(a), Some(b)) = (a, b.and_then(|(_, b, _)| b.as_ref())) else {
+                    continue;
+                };
                 text.push_str(&format!(
                     "  {kind:<10} IB {:.15}  dual IB {:.15}  (dual / IB = {:.6})\n",
                     a.to_f64(),
                     b.to_f64(),
                     (b.clone() / a.clone()).to_f64()
                 ));
+            }
+            if text.len() == before {
+                text.push_str("  (no threshold defined for both)\n");
             }
             text.push_str(&critical_points_compared(&ib_rows, &dual_rows));
             Ok(text)
@@ -354,7 +363,7 @@ fn run_method<T: Real, B: Bottleneck<T>>(
         "convention": "L = I(X;T) - beta I(T;Y), natural logarithms; informations in bits in path.csv",
         "i_xy_bits": nats_to_bits(&mutual_information(p)).to_f64(),
         "h_x_bits": nats_to_bits(&h_x(p)).to_f64(),
-        "thresholds": thresholds.iter().map(|(k, v, how)| json!({"kind": k, "beta": v.to_f64(), "beta_decimal": v.to_decimal(), "how": how})).collect::<Vec<_>>(),
+        "thresholds": thresholds.iter().map(|(k, v, how)| json!({"kind": k, "beta": v.as_ref().map(|v| v.to_f64()), "beta_decimal": v.as_ref().map(|v| v.to_decimal()), "how": how})).collect::<Vec<_>>(),
         "hysteresis": hysteresis.iter().map(|(a, b)| json!([a.to_f64(), b.to_f64()])).collect::<Vec<_>>(),
         "s_star_check": check.map(|(_, v)| v),
         "paths": paths.iter().map(|p| json!({"direction": p.direction.as_str(), "points": p.points.len()})).collect::<Vec<_>>(),
@@ -474,13 +483,18 @@ fn onset_check<T: Real>(
     Some((text, value))
 }
 
+/// A threshold of the trivial solution: kind, β (`None`: undefined), how it was found.
+type Threshold<T> = (&'static str, Option<T>, String);
+
 /// The trivial solution's thresholds: linear (1/ρ_m² or 1/λ_dual) and nucleation
-/// (1/s* or 1/η_dual, from `onset`, computed there at most once).
+/// (1/s* or 1/η_dual, from `onset`, computed there at most once). For the dual IB on a
+/// joint where no y has p(y|x) > 0 for every x the single cluster has no decoder, so there
+/// is no trivial solution: one nucleation row without a value says so.
 fn trivial_thresholds<T: Real>(
     method: &str,
     p: &crate::dist::Joint<T>,
     onset: &OnceLock<Option<Supremum<T>>>,
-) -> Vec<(&'static str, T, String)> {
+) -> Vec<Threshold<T>> {
     let trivial = Init::<T>::SingleCluster
         .encoder(p.nx(), 1)
         .expect("single cluster");
@@ -489,17 +503,27 @@ fn trivial_thresholds<T: Real>(
     } else {
         ib_split_eigenvalues(p, &trivial)[0].clone()
     };
+    let mut out = Vec::new();
+    if method == "dualib" && !DualIb.decoder(p, &trivial, &[T::one()]).live[0] {
+        out.push((
+            "nucleation",
+            None,
+            "1/eta_dual: no trivial solution, since no y has p(y|x) > 0 for every x, the \
+             single cluster has no dual-IB decoder"
+                .to_string(),
+        ));
+        return out;
+    }
     let nuc = onset
         .get_or_init(|| trivial_onset_constant(method, p))
         .as_ref();
-    let mut out = Vec::new();
     if let Some(l) = lin.filter(|l| !l.is_zero()) {
         let name = if method == "dualib" {
             "1/lambda_dual"
         } else {
             "1/rho_m^2"
         };
-        out.push(("linear", T::one() / l, name.to_string()));
+        out.push(("linear", Some(T::one() / l), name.to_string()));
     }
     if let Some(nuc) = nuc.filter(|n| !n.value.is_zero()) {
         let name = if method == "dualib" {
@@ -509,7 +533,7 @@ fn trivial_thresholds<T: Real>(
         };
         out.push((
             "nucleation",
-            T::one() / nuc.value.clone(),
+            Some(T::one() / nuc.value.clone()),
             format!("{name}, {:?}", nuc.method),
         ));
     }
@@ -595,16 +619,16 @@ fn opt(v: &Option<impl Real>) -> String {
 fn bifurcation_table<T: Real>(
     method: &str,
     bifurcations: &[Bifurcation<T>],
-    thresholds: &[(&str, T, String)],
+    thresholds: &[Threshold<T>],
     onset_check: Option<&str>,
     hysteresis: &[(T, T)],
 ) -> String {
     let mut s = format!("trivial-solution thresholds ({method}):\n");
     for (kind, v, how) in thresholds {
-        s.push_str(&format!(
-            "  {kind:<10} beta = {}  ({how})\n",
-            v.to_decimal()
-        ));
+        let value = v
+            .as_ref()
+            .map_or("undefined".to_string(), |v| v.to_decimal());
+        s.push_str(&format!("  {kind:<10} beta = {value}  ({how})\n"));
     }
     s.push_str(onset_check.unwrap_or(""));
     s.push_str(&format!(
