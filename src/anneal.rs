@@ -1155,6 +1155,8 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
                         .as_ref()
                 })
                 .flatten()
+                // A zero constant has no onset (1/0): the crossing below decides.
+                .filter(|sup| sup.value > T::zero())
             {
                 // From the trivial solution the onset is a constant: 1/s* (or 1/η_dual). When
                 // the supremum is the local limit it coincides with the linear threshold.

@@ -295,6 +295,11 @@ pub fn sdpi_constant<T: Real>(p: &Joint<T>) -> Supremum<T> {
 ///
 /// the expectations over the y with p(y|x) > 0 for every x of the support face (the
 /// others have q_r(y) = 0, and q_p(y) = 0 there too since p_X has full support).
+///
+/// When p(y|x) has zeros the ratio is discontinuous: on a face of the simplex where the
+/// support of q_r grows it jumps up, so each such face is searched too (`support_faces`
+/// in the source; until 2026-12-04 only the interior was, and on a joint whose rows share
+/// one outcome η_dual came out 0 and the onset 1/η_dual infinite).
 pub fn dual_nucleation_constant<T: Real>(p: &Joint<T>) -> Supremum<T> {
     let q_p = geometric(p, p.p_x());
     let local = lambda_dual_of(p, p.p_x(), &q_p);
@@ -514,6 +519,57 @@ fn supremum<T: Real>(p: &Joint<T>, local: T, kind: Constant) -> Supremum<T> {
             .into_iter()
             .filter_map(|r| ratio64.value(&r).map(|v| (v, r)))
             .collect();
+        let full = nx <= FULL_SEARCH_MAX_X;
+        if full && kind == Constant::Dual && p64.has_zero_conditionals() {
+            // The ratio jumps on the faces where q_r gains support: searched on each.
+            for face in support_faces(&p64) {
+                let embed = |rs: &[f64]| {
+                    let mut r = vec![0.0; nx];
+                    for (&x, v) in face.iter().zip(rs) {
+                        r[x] = *v;
+                    }
+                    r
+                };
+                let points = if face.len() == 1 {
+                    vec![embed(&[1.0])]
+                } else {
+                    nelder_mead_search(face.len(), |rs| ratio64.value(&embed(rs)))
+                        .iter()
+                        .map(|rs| embed(rs))
+                        .collect()
+                };
+                found.extend(
+                    points
+                        .into_iter()
+                        .filter_map(|r| ratio64.value(&r).map(|v| (v, r))),
+                );
+                // And Dinkelbach steps from the face's own p_X (as the nucleation test
+                // starts from its geometric mean): on the 32x32 discretised Gaussian, whose
+                // tails have exact zeros, they found a larger ratio than the simplex search.
+                let total: f64 = face.iter().map(|&x| p64.p_x()[x]).sum();
+                let weights: Vec<f64> = face.iter().map(|&x| p64.p_x()[x] / total).collect();
+                let r = embed(&weights);
+                if let Some(v) = ratio64.value(&r) {
+                    found.push(dinkelbach(&p64, &ratio64, v, r));
+                }
+            }
+        }
+        found.sort_by(|a, b| b.0.total_cmp(&a.0));
+        // The best few distinct points, improved by Dinkelbach steps (within the full
+        // search's size only: each step is a nucleation iteration).
+        let mut refined: Vec<(f64, Vec<f64>)> = Vec::new();
+        for (v, r) in found.iter().filter(|_| full) {
+            if refined.len() == POLISH_STARTS {
+                break;
+            }
+            if refined
+                .iter()
+                .all(|(_, c)| c.iter().zip(r).any(|(a, b)| (a - b).abs() > 1e-6))
+            {
+                refined.push(dinkelbach(&p64, &ratio64, *v, r.clone()));
+            }
+        }
+        found.extend(refined);
         found.sort_by(|a, b| b.0.total_cmp(&a.0));
         // Renormalised at the working precision: an f64 point sums to 1 only to ~1e-16,
         // which would shift D(r‖p_X) (and the ratio) by as much.
@@ -597,6 +653,127 @@ fn supremum<T: Real>(p: &Joint<T>, local: T, kind: Constant) -> Supremum<T> {
             }
         }
     }
+}
+
+/// Dinkelbach steps of [`dinkelbach`] at most.
+const DINKELBACH_MAX: usize = 50;
+
+/// Improves a search point (ratio `v` at `r`) of a nucleation constant by Dinkelbach's
+/// method for fractional programs (Dinkelbach 1967, Management Science 13:492): with
+/// β = 1/v, maximise β N(r') − D(r' ‖ p_X) over r', and if that is positive the ratio at
+/// the maximiser exceeds v; repeat until it no longer grows (relative 1e-14).
+///
+/// The inner maximum is the nucleation function at the trivial solution:
+/// ln max_q c(q) = max_r [β N(r) − D(r ‖ p_X)] (Donsker-Varadhan; spec ib §3.6), maximised
+/// by the minorise-maximise iteration of the nucleation test ([`dual_nucleation_test`]) from
+/// the decoder of r (q_r, or rP for the IB); the maximising r' is then the Gibbs weight
+/// r'(x) ∝ p(x) exp(−β (d(x, q) − d(x, q_0))) of its decoder q (q_0 the trivial decoder),
+/// for which β N(r') − D(r' ‖ p_X) ≥ ln c(q). Inputs with d(x, q) = +inf get r'(x) = 0, so
+/// the steps also move onto the faces where the dual ratio jumps. Each step is a local
+/// search: the global supremum still rests on the starts.
+fn dinkelbach(p: &Joint<f64>, ratio: &Ratio<'_, f64>, v0: f64, r0: Vec<f64>) -> (f64, Vec<f64>) {
+    let (nx, ny) = (p.nx(), p.ny());
+    let (kind, trivial) = match ratio.kind {
+        Constant::Sdpi => (Distortion::Ib, p.p_y().to_vec()),
+        Constant::Dual => (Distortion::Dual, ratio.q_p.clone()),
+    };
+    let trivial_decoder = DMatrix::from_row_slice(1, ny, &trivial);
+    let (mut v, mut r) = (v0, r0);
+    for _ in 0..DINKELBACH_MAX {
+        if !(v.is_finite() && v > 0.0) {
+            break;
+        }
+        let beta = 1.0 / v;
+        let q0 = match ratio.kind {
+            Constant::Sdpi => output(p, &r),
+            Constant::Dual => geometric(p, &r),
+        };
+        let test = nucleation_test(
+            p,
+            &beta,
+            &[1.0],
+            &trivial_decoder,
+            &[true],
+            kind,
+            Some(vec![q0]),
+        );
+        let q = test.decoder();
+        let weights: Vec<f64> = (0..nx)
+            .map(|x| {
+                let d = distortion(p, kind, x, q) - distortion(p, kind, x, &trivial);
+                if d.is_finite() {
+                    p.p_x()[x] * (-beta * d).exp()
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let total: f64 = weights.iter().sum();
+        if !(total.is_finite() && total > 0.0) {
+            break;
+        }
+        let next: Vec<f64> = weights.iter().map(|w| w / total).collect();
+        match ratio.value(&next) {
+            Some(w) if w > v * (1.0 + 1e-14) => {
+                v = w;
+                r = next;
+            }
+            _ => break,
+        }
+    }
+    (v, r)
+}
+
+/// At most this many distinct supports of q_r are searched by [`support_faces`].
+const MAX_SUPPORT_FACES: usize = 64;
+
+/// The proper faces {r : r(x) = 0 for x ∉ S} of the simplex on which the geometric mean
+/// q_r(y) ∝ Π_x p(y|x)^{r(x)} has a support of its own, for the dual IB's η_dual when
+/// p(y|x) has zeros: as sets S of inputs, with at least one x each.
+///
+/// The support of q_r is Y_S = ∩_{x ∈ S} supp p(·|x), S = supp r. Inside a face it is
+/// constant and the ratio D(q_p ‖ q_r)/D(r ‖ p_X) continuous, but on a face where Y_S grows
+/// the ratio jumps up (q_r spreads over more outcomes), so the supremum can sit on a face
+/// that no interior search reaches (a softmax point never has r(x) = 0; on a joint whose
+/// rows share only one outcome the ratio is 0 in the whole interior). Every Y_S is an
+/// intersection of rows' supports; for each such nonempty Y' (generated by intersecting
+/// with one row at a time, at most [`MAX_SUPPORT_FACES`] of them) the face searched is the
+/// largest S with Y_S ⊇ Y', S = {x : supp p(·|x) ⊇ Y'}, unless it is all of X.
+fn support_faces<T: Real>(p: &Joint<T>) -> Vec<Vec<usize>> {
+    let (nx, ny) = (p.nx(), p.ny());
+    let supp: Vec<Vec<bool>> = (0..nx)
+        .map(|x| {
+            (0..ny)
+                .map(|y| !p.p_y_given_x()[(x, y)].is_zero())
+                .collect()
+        })
+        .collect();
+    let mut family: Vec<Vec<bool>> = Vec::new();
+    for row in &supp {
+        if !family.contains(row) {
+            family.push(row.clone());
+        }
+    }
+    let mut i = 0;
+    while i < family.len() && family.len() < MAX_SUPPORT_FACES {
+        for row in &supp {
+            let meet: Vec<bool> = family[i].iter().zip(row).map(|(a, b)| *a && *b).collect();
+            if meet.contains(&true) && !family.contains(&meet) && family.len() < MAX_SUPPORT_FACES {
+                family.push(meet);
+            }
+        }
+        i += 1;
+    }
+    let mut faces: Vec<Vec<usize>> = Vec::new();
+    for ys in &family {
+        let face: Vec<usize> = (0..nx)
+            .filter(|&x| ys.iter().zip(&supp[x]).all(|(need, has)| !need || *has))
+            .collect();
+        if !face.is_empty() && face.len() < nx && !faces.contains(&face) {
+            faces.push(face);
+        }
+    }
+    faces
 }
 
 /// Distinct search points polished.
@@ -886,7 +1063,15 @@ pub fn ib_nucleation_test<T: Real>(
 ) -> NucleationTest<T> {
     let q_t = cluster_marginal(p, q_t_given_x);
     let dec = crate::bottleneck::markov_decoder(p, q_t_given_x, &q_t);
-    nucleation_test(p, beta, &q_t, &dec.q_y_given_t, &dec.live, Distortion::Ib)
+    nucleation_test(
+        p,
+        beta,
+        &q_t,
+        &dec.q_y_given_t,
+        &dec.live,
+        Distortion::Ib,
+        None,
+    )
 }
 
 /// The nucleation test of the dual IB (spec ib §3.6): as [`ib_nucleation_test`] with the
@@ -909,7 +1094,15 @@ pub fn dual_nucleation_test<T: Real>(
 ) -> NucleationTest<T> {
     let q_t = cluster_marginal(p, q_t_given_x);
     let (dec, _) = geometric_decoder(p, q_t_given_x, &q_t);
-    nucleation_test(p, beta, &q_t, &dec.q_y_given_t, &dec.live, Distortion::Dual)
+    nucleation_test(
+        p,
+        beta,
+        &q_t,
+        &dec.q_y_given_t,
+        &dec.live,
+        Distortion::Dual,
+        None,
+    )
 }
 
 /// For `method` "ib" or "dualib": the largest c(q) − 1 over local maxima of the method's
@@ -959,6 +1152,7 @@ fn nucleation_test<T: Real>(
     q_y_given_t: &DMatrix<T>,
     live: &[bool],
     kind: Distortion,
+    given_starts: Option<Vec<Vec<T>>>,
 ) -> NucleationTest<T> {
     let (nx, ny) = (p.nx(), p.ny());
     let decoders: Vec<Vec<T>> = (0..q_t.len())
@@ -1040,6 +1234,25 @@ fn nucleation_test<T: Real>(
     }
     starts.push(p.p_y().to_vec());
     starts.extend(decoder_starts.iter().map(|&t| decoders[t].clone()));
+    if kind == Distortion::Dual && p.has_zero_conditionals() {
+        // c_dual jumps up where a decoder gains support, on decoders that the rows and
+        // their midpoints need not lead to: the geometric mean of each face whose support
+        // is its own ([`support_faces`]), weighted by p(x).
+        for face in support_faces(p) {
+            let mut r = vec![T::zero(); nx];
+            for &x in &face {
+                r[x] = p.p_x()[x].clone();
+            }
+            let total = r.iter().fold(T::zero(), |acc, v| acc + v);
+            if total > T::zero() {
+                let r: Vec<T> = r.into_iter().map(|v| v / &total).collect();
+                starts.push(geometric(p, &r));
+            }
+        }
+    }
+    if let Some(given) = given_starts {
+        starts = given;
+    }
     let tol = T::epsilon().sqrt() * T::from_f64(1e-3);
     let mut maxima: Vec<NucleationMaximum<T>> = Vec::new();
     let c_of = |w: &[T]| w.iter().fold(T::zero(), |acc, v| acc + v);

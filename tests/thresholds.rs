@@ -541,3 +541,155 @@ fn budgeted_sdpi_search_beats_point_masses_and_known_solutions() {
     assert!(solution.objective < -1e-3, "{}", solution.objective);
     assert!(1.0 / s.value < beta, "1/s* = {}", 1.0 / s.value);
 }
+
+/// η_dual = sup_r D(q_p ‖ q_r) / D(r ‖ p_X) by brute force: every r on the lattice
+/// {k/n} of the closed simplex (faces and vertices included, r(x) = 0 exactly), with the
+/// geometric mean q_r(y) ∝ Π_{x: r(x) > 0} p(y|x)^{r(x)} written out here (0 where a
+/// member has p(y|x) = 0). Returns the largest ratio found.
+fn eta_dual_lattice(p_xy: &[Vec<f64>], n: usize) -> f64 {
+    let nx = p_xy.len();
+    let total: f64 = p_xy.iter().flatten().sum();
+    let p_x: Vec<f64> = p_xy.iter().map(|r| r.iter().sum::<f64>() / total).collect();
+    let p_y_x: Vec<Vec<f64>> = p_xy
+        .iter()
+        .zip(&p_x)
+        .map(|(r, px)| r.iter().map(|v| v / total / px).collect())
+        .collect();
+    let geometric = |r: &[f64]| -> Vec<f64> {
+        let ny = p_y_x[0].len();
+        let logs: Vec<Option<f64>> = (0..ny)
+            .map(|y| {
+                let mut s = 0.0;
+                for x in 0..nx {
+                    if r[x] > 0.0 {
+                        if p_y_x[x][y] == 0.0 {
+                            return None;
+                        }
+                        s += r[x] * p_y_x[x][y].ln();
+                    }
+                }
+                Some(s)
+            })
+            .collect();
+        let m = logs
+            .iter()
+            .flatten()
+            .cloned()
+            .fold(f64::NEG_INFINITY, f64::max);
+        let w: Vec<f64> = logs
+            .iter()
+            .map(|l| l.map_or(0.0, |l| (l - m).exp()))
+            .collect();
+        let t: f64 = w.iter().sum();
+        w.iter().map(|v| v / t).collect()
+    };
+    let kl = |a: &[f64], b: &[f64]| -> f64 {
+        a.iter()
+            .zip(b)
+            .filter(|(u, _)| **u > 0.0)
+            .map(|(u, v)| {
+                if *v > 0.0 {
+                    u * (u / v).ln()
+                } else {
+                    f64::INFINITY
+                }
+            })
+            .sum()
+    };
+    let q_p = geometric(&p_x);
+    let mut best = 0.0f64;
+    // Compositions of n into nx parts.
+    let mut k = vec![0usize; nx];
+    loop {
+        let used: usize = k[..nx - 1].iter().sum();
+        if used <= n {
+            k[nx - 1] = n - used;
+            let r: Vec<f64> = k.iter().map(|&v| v as f64 / n as f64).collect();
+            let den = kl(&r, &p_x);
+            if den > 1e-9 {
+                let ratio = kl(&q_p, &geometric(&r)) / den;
+                if ratio.is_finite() {
+                    best = best.max(ratio);
+                }
+            }
+        }
+        // Next (k_0, ..., k_{nx-2}) in odometer order.
+        let mut i = 0;
+        loop {
+            if i == nx - 1 {
+                return best;
+            }
+            k[i] += 1;
+            if k[..nx - 1].iter().sum::<usize>() <= n {
+                break;
+            }
+            k[i] = 0;
+            i += 1;
+        }
+    }
+}
+
+/// With zeros in p(y|x) the dual ratio jumps up on faces of the simplex where q_r gains
+/// support, so its supremum can sit on a face no interior point approaches (on the first
+/// joint the rows share only y = 1 and the ratio is 0 in the whole interior: the search
+/// returned η_dual = 0 and the onset 1/η_dual = inf until 2026-12-04). The searched η_dual
+/// must reach the brute-force lattice maximum and exceed it by at most the lattice's
+/// resolution; the dual nucleation test (an independent maximisation over decoders)
+/// switches at 1/η_dual.
+#[test]
+fn eta_dual_with_zeros_reaches_the_brute_force_maximum_over_the_closed_simplex() {
+    let joints: [Vec<Vec<f64>>; 3] = [
+        vec![
+            vec![0.0, 0.305129, 0.187756],
+            vec![0.0, 0.015970, 0.0],
+            vec![0.042889, 0.174129, 0.180432],
+            vec![0.033189, 0.060504, 0.0],
+        ],
+        vec![
+            vec![0.0, 0.055163, 0.121377, 0.127683],
+            vec![0.061827, 0.063334, 0.087962, 0.0],
+            vec![0.0, 0.070894, 0.088463, 0.0],
+            vec![0.049503, 0.0, 0.098034, 0.175760],
+        ],
+        vec![
+            vec![0.2, 0.1, 0.0],
+            vec![0.1, 0.2, 0.1],
+            vec![0.0, 0.1, 0.2],
+        ],
+    ];
+    for p_xy in joints {
+        let text: String = p_xy
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+                    + "\n"
+            })
+            .collect();
+        let j = ibex::io::parse_joint::<f64>(
+            "t",
+            &text,
+            &ReadOptions {
+                normalize: true,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .joint;
+        let eta = dual_nucleation_constant(&j).value;
+        let lattice = eta_dual_lattice(&p_xy, 60);
+        assert!(
+            eta >= lattice * (1.0 - 1e-12) && eta <= lattice * 1.02,
+            "eta_dual {eta}, lattice {lattice}"
+        );
+        let t = trivial(&j);
+        let onset = 1.0 / eta;
+        let below =
+            *ibex::bifurcation::dual_nucleation_test(&j, &(onset * (1.0 - 1e-6)), &t).value();
+        let above =
+            *ibex::bifurcation::dual_nucleation_test(&j, &(onset * (1.0 + 1e-6)), &t).value();
+        assert!(below <= 1.0 + 1e-12 && above > 1.0, "{below} {above}");
+    }
+}

@@ -14,7 +14,9 @@ use crate::anneal::{
     anneal, envelope, locate_sharing_onset, sdpi_lower_bound, trivial_onset_constant,
     AnnealOptions, Bifurcation, Direction, Kind, Path,
 };
-use crate::bifurcation::{dual_split_eigenvalues, ib_split_eigenvalues, largest_indices, Supremum};
+use crate::bifurcation::{
+    dual_nucleation_test, dual_split_eigenvalues, ib_split_eigenvalues, largest_indices, Supremum,
+};
 use crate::bottleneck::Bottleneck;
 use crate::dual_ib::DualIb;
 use crate::error::{Error, Result};
@@ -334,11 +336,15 @@ fn run_method<T: Real, B: Bottleneck<T>>(
     let hysteresis = hysteresis_ranges(&paths, &bifurcations);
     let on_envelope = envelope(&paths);
     let check = onset_check(method.name(), onset, &paths);
+    let dual_check = eta_dual_check(method.name(), p, onset);
     let table = bifurcation_table(
         method.name(),
         &bifurcations,
         &thresholds,
-        check.as_ref().map(|(text, _)| text.as_str()),
+        check
+            .as_ref()
+            .or(dual_check.as_ref())
+            .map(|(text, _)| text.as_str()),
         &hysteresis,
     );
     let Some((dir, encoders)) = out_dir else {
@@ -366,6 +372,7 @@ fn run_method<T: Real, B: Bottleneck<T>>(
         "thresholds": thresholds.iter().map(|(k, v, how)| json!({"kind": k, "beta": v.as_ref().map(|v| v.to_f64()), "beta_decimal": v.as_ref().map(|v| v.to_decimal()), "how": how})).collect::<Vec<_>>(),
         "hysteresis": hysteresis.iter().map(|(a, b)| json!([a.to_f64(), b.to_f64()])).collect::<Vec<_>>(),
         "s_star_check": check.map(|(_, v)| v),
+        "eta_dual_check": dual_check.map(|(_, v)| v),
         "paths": paths.iter().map(|p| json!({"direction": p.direction.as_str(), "points": p.points.len()})).collect::<Vec<_>>(),
     });
     written.push(write(
@@ -485,6 +492,53 @@ fn onset_check<T: Real>(
 
 /// A threshold of the trivial solution: kind, β (`None`: undefined), how it was found.
 type Threshold<T> = (&'static str, Option<T>, String);
+
+/// The dual IB's onset constant η_dual (from the supremum search) checked by the dual
+/// nucleation test, an independent maximisation of the growth factor c(q) of a new cluster
+/// over decoders q ([`dual_nucleation_test`]): at β = (1 − 1e-6)/η_dual no new cluster may
+/// grow from the trivial solution (max_q c(q) ≤ 1 + 1e-12). If one does, the search missed
+/// the supremum and the onset is lower than reported. A line for the table and the
+/// `eta_dual_check` object of summary.json; `None` for the IB (see [`onset_check`]) or
+/// without a positive η_dual.
+fn eta_dual_check<T: Real>(
+    method: &str,
+    p: &crate::dist::Joint<T>,
+    onset: &OnceLock<Option<Supremum<T>>>,
+) -> Option<(String, serde_json::Value)> {
+    if method != "dualib" {
+        return None;
+    }
+    let eta = onset.get()?.as_ref()?.value.clone();
+    if eta.is_nan() || eta <= T::zero() {
+        return None;
+    }
+    let beta = (T::one() - T::from_f64(1e-6)) / eta.clone();
+    let trivial = Init::<T>::SingleCluster.encoder(p.nx(), 1).ok()?;
+    let growth = dual_nucleation_test(p, &beta, &trivial).value().clone() - T::one();
+    let consistent = growth <= T::from_f64(1e-12);
+    let text = if consistent {
+        format!(
+            "  check      no new cluster grows at beta = {:.12} = (1 - 1e-6)/eta_dual (max c(q) - 1 = {:.1e}, dual nucleation test): consistent\n",
+            beta.to_f64(),
+            growth.to_f64()
+        )
+    } else {
+        format!(
+            "warning: a new cluster already grows from the trivial solution at beta = {:.12} \
+             (max c(q) - 1 = {:.3e}, dual nucleation test), below 1/eta_dual = {:.12}: the \
+             eta_dual search missed the supremum, and the onset is lower than reported\n",
+            beta.to_f64(),
+            growth.to_f64(),
+            (T::one() / eta).to_f64()
+        )
+    };
+    let value = json!({
+        "beta": beta.to_f64(),
+        "max_growth": growth.to_f64(),
+        "consistent": consistent,
+    });
+    Some((text, value))
+}
 
 /// The trivial solution's thresholds: linear (1/ρ_m² or 1/λ_dual) and nucleation
 /// (1/s* or 1/η_dual, from `onset`, computed there at most once). For the dual IB on a
@@ -959,6 +1013,58 @@ mod tests {
         let ratio = json["largest_ratio_on_paths"].as_f64().unwrap();
         assert!(ratio > 0.39 && ratio <= 0.3907806968453705, "{ratio}");
         assert!(onset_check("dualib", &cell(0.35), &paths).is_none());
+    }
+
+    /// The dual check passes with the searched η_dual of the dual-IB paper example (which
+    /// tests/thresholds.rs checks against mpmath) and of a 4x3 joint whose rows share one
+    /// outcome (η_dual on a face; the interior search alone gave 0), and warns when handed
+    /// a value 1% below (a missed supremum); on the 32x32 discretised Gaussian, whose tails
+    /// hold exact zeros, the search (interior only above 12 inputs) misses the faces and the
+    /// check says so.
+    #[test]
+    fn the_dual_onset_check_warns_when_a_new_cluster_grows_below_the_onset() {
+        let read = |text: &str| {
+            crate::io::parse_joint::<f64>(
+                "t",
+                text,
+                &crate::io::ReadOptions {
+                    normalize: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+            .joint
+        };
+        let cell = |sup: Option<Supremum<f64>>| {
+            let onset = OnceLock::new();
+            let _ = onset.set(sup);
+            onset
+        };
+        let paper = read(include_str!("../../data/examples/dualib_5x2.csv"));
+        let shared_one = read(
+            "0,0.305129,0.187756\n0,0.015970,0\n0.042889,0.174129,0.180432\n0.033189,0.060504,0\n",
+        );
+        for p in [&paper, &shared_one] {
+            let sup = crate::bifurcation::dual_nucleation_constant(p);
+            assert!(sup.value > 0.0);
+            let eta = sup.value;
+            let (text, json) = eta_dual_check("dualib", p, &cell(Some(sup.clone()))).unwrap();
+            assert!(json["consistent"] == true, "{text}");
+            let low = Supremum {
+                value: 0.99 * eta,
+                ..sup
+            };
+            let (text, json) = eta_dual_check("dualib", p, &cell(Some(low))).unwrap();
+            assert!(
+                text.starts_with("warning") && json["consistent"] == false,
+                "{text}"
+            );
+        }
+        let gaussian = read(include_str!("../../data/examples/gaussian_rho0.9_n32.csv"));
+        let sup = crate::bifurcation::dual_nucleation_constant(&gaussian);
+        let (text, _) = eta_dual_check("dualib", &gaussian, &cell(Some(sup))).unwrap();
+        assert!(text.starts_with("warning"), "{text}");
+        assert!(eta_dual_check("ib", &paper, &cell(None)).is_none());
     }
 
     #[test]
