@@ -1047,6 +1047,33 @@ fn paths_bound_s_star_from_below_and_the_search_reaches_the_bound() {
     }
 }
 
+/// The bundled 32x16 sparse joint leaves the trivial solution first order: just above
+/// 1/ρ_m² = 1.18507 the up path jumps to two clusters with I(X;T) = 0.015 nats and
+/// I(T;Y)/I(X;T) = 0.84501 > ρ_m² = 0.84383, so s* > ρ_m² (SDPI: every channel's ratio is
+/// at most s*). The search (a fixed budget above 12 inputs) returned the local limit ρ_m²
+/// until 2026-12-04; now its Dinkelbach steps, started also off p_X along the maximal-
+/// correlation direction, must reach at least what the path shows.
+#[test]
+fn the_s_star_search_reaches_a_first_order_onset_that_the_path_shows() {
+    let path = format!(
+        "{}/data/examples/sparse_32x16_nnz3_seed1.csv",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let j = ibex::io::read_joint::<f64>(path.as_ref(), &ReadOptions::default())
+        .unwrap()
+        .joint;
+    let betas: Vec<f64> = (0..6).map(|i| 1.1851 + 0.0004 * i as f64).collect();
+    let up = anneal(&Ib, &j, &betas, Direction::Up, &options(false), &|_| {});
+    let (bound, _, _) = sdpi_lower_bound(&[up]).unwrap();
+    let rho2 = MaximalCorrelation::of(&j).rho_m.powi(2);
+    assert!(
+        bound > rho2 * (1.0 + 1e-3),
+        "path bound {bound}, rho_m^2 {rho2}"
+    );
+    let searched = sdpi_constant(&j).value;
+    assert!(searched >= bound, "s* {searched} below the path's {bound}");
+}
+
 /// Y = X (a diagonal joint): I(T;Y) = I(X;T) for every encoder, so L = (1 − β)·I(X;T)
 /// (derivation, spec ib §1.6): the trivial solution (L = 0) below β = 1, T = X
 /// (L = (1 − β)·H(X)) above, and at β = 1 exactly every encoder is a fixed point with
