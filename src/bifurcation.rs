@@ -546,17 +546,15 @@ fn supremum<T: Real>(p: &Joint<T>, local: T, kind: Constant) -> Supremum<T> {
                 // And Dinkelbach steps from the face's own p_X (as the nucleation test
                 // starts from its geometric mean): on the 32x32 discretised Gaussian, whose
                 // tails have exact zeros, they found a larger ratio than the simplex search.
-                let total: f64 = face.iter().map(|&x| p64.p_x()[x]).sum();
-                let weights: Vec<f64> = face.iter().map(|&x| p64.p_x()[x] / total).collect();
-                let r = embed(&weights);
-                if let Some(v) = ratio64.value(&r) {
-                    found.push(dinkelbach(&p64, &ratio64, v, r));
+                if let Some(r) = p_x_on_face(&p64, &face) {
+                    if let Some(v) = ratio64.value(&r) {
+                        found.push(dinkelbach(&p64, &ratio64, v, r));
+                    }
                 }
             }
         }
         found.sort_by(|a, b| b.0.total_cmp(&a.0));
-        // The best few distinct points, improved by Dinkelbach steps (within the full
-        // search's size only: each step is a nucleation iteration).
+        // The best few distinct points, improved by Dinkelbach steps.
         let mut refined: Vec<(f64, Vec<f64>)> = Vec::new();
         for (v, r) in &found {
             if refined.len() == POLISH_STARTS {
@@ -707,17 +705,11 @@ fn dinkelbach(p: &Joint<f64>, ratio: &Ratio<'_, f64>, v0: f64, r0: Vec<f64>) -> 
         } else {
             test_from(Some(vec![decoder_of(r)]))
         };
-        let q = test.decoder();
-        let weights: Vec<f64> = (0..nx)
-            .map(|x| {
-                let d = distortion(p, kind, x, q) - distortion(p, kind, x, &trivial);
-                if d.is_finite() {
-                    p.p_x()[x] * (-beta * d).exp()
-                } else {
-                    0.0
-                }
-            })
+        // At the trivial solution ln Z(x) = −β d(x, q_0).
+        let ln_z: Vec<f64> = (0..nx)
+            .map(|x| -beta * distortion(p, kind, x, &trivial))
             .collect();
+        let weights = growth_weights(p, kind, &beta, &ln_z, test.decoder());
         let total: f64 = weights.iter().sum();
         if !(total.is_finite() && total > 0.0) {
             return None;
@@ -797,6 +789,40 @@ fn off_p_x_along_max_correlation(p: &Joint<f64>) -> Vec<Vec<f64>> {
         }
     }
     out
+}
+
+/// The growth weights of a new cluster with decoder q: p(x) exp(−β d(x, q)) / Z(x), 0 where
+/// d(x, q) or ln Z(x) is infinite (`ln_z[x]` = ln Z(x), the current partition function).
+/// Their sum is c(q); normalised, they are the input distribution that maximises
+/// β N(r) − D(r ‖ p_X) for that decoder at the trivial solution (Donsker-Varadhan).
+fn growth_weights<T: Real>(
+    p: &Joint<T>,
+    kind: Distortion,
+    beta: &T,
+    ln_z: &[T],
+    q: &[T],
+) -> Vec<T> {
+    (0..p.nx())
+        .map(|x| {
+            let d = distortion(p, kind, x, q);
+            if !d.is_finite() || !ln_z[x].is_finite() {
+                T::zero()
+            } else {
+                p.p_x()[x].clone() * (-(beta.clone() * d) - &ln_z[x]).exp()
+            }
+        })
+        .collect()
+}
+
+/// p_X restricted to the inputs of `face` and renormalised (0 elsewhere); `None` if the
+/// face has no mass.
+fn p_x_on_face<T: Real>(p: &Joint<T>, face: &[usize]) -> Option<Vec<T>> {
+    let mut r = vec![T::zero(); p.nx()];
+    for &x in face {
+        r[x] = p.p_x()[x].clone();
+    }
+    let total = r.iter().fold(T::zero(), |acc, v| acc + v);
+    (total > T::zero()).then(|| r.into_iter().map(|v| v / &total).collect())
 }
 
 /// At most this many distinct supports of q_r are searched by [`support_faces`].
@@ -1261,19 +1287,7 @@ fn nucleation_test<T: Real>(
             max + s.ln()
         })
         .collect();
-    // Unnormalised weights p(x) exp(−β d(x,q)) / Z(x); their sum is c(q).
-    let weigh = |q: &[T]| -> Vec<T> {
-        (0..nx)
-            .map(|x| {
-                let d = distortion(p, kind, x, q);
-                if !d.is_finite() || !ln_z[x].is_finite() {
-                    T::zero()
-                } else {
-                    p.p_x()[x].clone() * (-(beta.clone() * d) - &ln_z[x]).exp()
-                }
-            })
-            .collect()
-    };
+    let weigh = |q: &[T]| growth_weights(p, kind, beta, &ln_z, q);
     let update = |w: &[T]| -> Vec<T> {
         let total = w.iter().fold(T::zero(), |acc, v| acc + v);
         let w: Vec<T> = w.iter().map(|v| v.clone() / &total).collect();
@@ -1282,52 +1296,47 @@ fn nucleation_test<T: Real>(
             Distortion::Dual => geometric(p, &w),
         }
     };
-    let mut starts: Vec<Vec<T>> = Vec::new();
-    let half = T::from_f64(0.5);
-    // Above FULL_SEARCH_MAX_X inputs, the rows of the inputs that a new cluster could pull
-    // hardest: at q = p(y|x) the input x alone adds p(x)/Z(x) to c(q); the budget keeps the
-    // BUDGET_STARTS largest (ties to the lower index), and the BUDGET_STARTS heaviest live
-    // decoders.
-    let mut inputs: Vec<usize> = (0..nx).collect();
-    let mut decoder_starts: Vec<usize> = (0..decoders.len()).collect();
-    if nx > FULL_SEARCH_MAX_X {
-        let pull: Vec<T> = (0..nx)
-            .map(|x| p.p_x()[x].clone() * (-ln_z[x].clone()).exp())
-            .collect();
-        inputs = largest_indices(&pull, BUDGET_STARTS);
-        decoder_starts = largest_indices(&weights, BUDGET_STARTS);
-    }
-    for &x in &inputs {
-        let row: Vec<T> = p.p_y_given_x().row(x).iter().cloned().collect();
-        starts.push(
-            row.iter()
-                .zip(p.p_y())
-                .map(|(a, b)| (a.clone() + b) * &half)
-                .collect(),
-        );
-        starts.push(row);
-    }
-    starts.push(p.p_y().to_vec());
-    starts.extend(decoder_starts.iter().map(|&t| decoders[t].clone()));
-    if kind == Distortion::Dual && p.has_zero_conditionals() {
-        // c_dual jumps up where a decoder gains support, on decoders that the rows and
-        // their midpoints need not lead to: the geometric mean of each face whose support
-        // is its own ([`support_faces`]), weighted by p(x).
-        for face in support_faces(p) {
-            let mut r = vec![T::zero(); nx];
-            for &x in &face {
-                r[x] = p.p_x()[x].clone();
-            }
-            let total = r.iter().fold(T::zero(), |acc, v| acc + v);
-            if total > T::zero() {
-                let r: Vec<T> = r.into_iter().map(|v| v / &total).collect();
-                starts.push(geometric(p, &r));
+    // The given starts, or the default ones (below).
+    let starts = given_starts.unwrap_or_else(|| {
+        let mut starts: Vec<Vec<T>> = Vec::new();
+        let half = T::from_f64(0.5);
+        // Above FULL_SEARCH_MAX_X inputs, the rows of the inputs that a new cluster could pull
+        // hardest: at q = p(y|x) the input x alone adds p(x)/Z(x) to c(q); the budget keeps the
+        // BUDGET_STARTS largest (ties to the lower index), and the BUDGET_STARTS heaviest live
+        // decoders.
+        let mut inputs: Vec<usize> = (0..nx).collect();
+        let mut decoder_starts: Vec<usize> = (0..decoders.len()).collect();
+        if nx > FULL_SEARCH_MAX_X {
+            let pull: Vec<T> = (0..nx)
+                .map(|x| p.p_x()[x].clone() * (-ln_z[x].clone()).exp())
+                .collect();
+            inputs = largest_indices(&pull, BUDGET_STARTS);
+            decoder_starts = largest_indices(&weights, BUDGET_STARTS);
+        }
+        for &x in &inputs {
+            let row: Vec<T> = p.p_y_given_x().row(x).iter().cloned().collect();
+            starts.push(
+                row.iter()
+                    .zip(p.p_y())
+                    .map(|(a, b)| (a.clone() + b) * &half)
+                    .collect(),
+            );
+            starts.push(row);
+        }
+        starts.push(p.p_y().to_vec());
+        starts.extend(decoder_starts.iter().map(|&t| decoders[t].clone()));
+        if kind == Distortion::Dual && p.has_zero_conditionals() {
+            // c_dual jumps up where a decoder gains support, on decoders that the rows and
+            // their midpoints need not lead to: the geometric mean of each face whose support
+            // is its own ([`support_faces`]), weighted by p(x).
+            for face in support_faces(p) {
+                if let Some(r) = p_x_on_face(p, &face) {
+                    starts.push(geometric(p, &r));
+                }
             }
         }
-    }
-    if let Some(given) = given_starts {
-        starts = given;
-    }
+        starts
+    });
     let tol = T::epsilon().sqrt() * T::from_f64(1e-3);
     let mut maxima: Vec<NucleationMaximum<T>> = Vec::new();
     let c_of = |w: &[T]| w.iter().fold(T::zero(), |acc, v| acc + v);

@@ -552,22 +552,21 @@ fn trivial_thresholds<T: Real>(
     let trivial = Init::<T>::SingleCluster
         .encoder(p.nx(), 1)
         .expect("single cluster");
+    if method == "dualib" && !DualIb.decoder(p, &trivial, &[T::one()]).live[0] {
+        return vec![(
+            "nucleation",
+            None,
+            "1/eta_dual: no trivial solution, since no y has p(y|x) > 0 for every x, the \
+             single cluster has no dual-IB decoder"
+                .to_string(),
+        )];
+    }
     let lin = if method == "dualib" {
         dual_split_eigenvalues(p, &trivial)[0].clone()
     } else {
         ib_split_eigenvalues(p, &trivial)[0].clone()
     };
     let mut out = Vec::new();
-    if method == "dualib" && !DualIb.decoder(p, &trivial, &[T::one()]).live[0] {
-        out.push((
-            "nucleation",
-            None,
-            "1/eta_dual: no trivial solution, since no y has p(y|x) > 0 for every x, the \
-             single cluster has no dual-IB decoder"
-                .to_string(),
-        ));
-        return out;
-    }
     let nuc = onset
         .get_or_init(|| trivial_onset_constant(method, p))
         .as_ref();
