@@ -1082,8 +1082,8 @@ fn the_s_star_search_reaches_a_first_order_onset_that_the_path_shows() {
 /// it must pass it, follow the closed form on either side and locate every change at 1.
 #[test]
 fn a_joint_with_y_equal_to_x_changes_at_beta_one_and_up_sweeps_pass_its_neutral_point() {
-    let j = example::<f64>("0.5,0,0\n0,0.3,0\n0,0,0.2\n");
-    let h_x = -[0.5f64, 0.3, 0.2].iter().map(|p| p * p.ln()).sum::<f64>();
+    let j = example::<f64>(common::Y_IS_X);
+    let h_x = common::y_is_x_entropy();
     for betas in [vec![0.5, 1.0, 2.0, 4.0], log_grid(0.1, 100.0, 9)] {
         let path = anneal(&Ib, &j, &betas, Direction::Up, &options(true), &|_| {});
         for s in &path.points {

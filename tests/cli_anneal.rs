@@ -412,8 +412,8 @@ fn anneal_output_does_not_depend_on_the_number_of_threads() {
 fn labels_equal_to_x_give_closed_form_ib_changes_and_no_trivial_dual_ib() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("y_is_x.csv");
-    std::fs::write(&f, "0.5,0,0\n0,0.3,0\n0,0,0.2\n").unwrap();
-    let h_x = -[0.5f64, 0.3, 0.2].iter().map(|p| p * p.ln()).sum::<f64>();
+    std::fs::write(&f, common::Y_IS_X).unwrap();
+    let h_x = common::y_is_x_entropy();
     let text = run_cli(&[
         "anneal",
         f.to_str().unwrap(),

@@ -216,8 +216,8 @@ fn bad_parameters_are_one_line_errors() {
 fn dual_ib_without_a_trivial_decoder_keeps_t_equal_to_x() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("y_is_x.csv");
-    std::fs::write(&f, "0.5,0,0\n0,0.3,0\n0,0,0.2\n").unwrap();
-    let h_x = -[0.5f64, 0.3, 0.2].iter().map(|p| p * p.ln()).sum::<f64>();
+    std::fs::write(&f, common::Y_IS_X).unwrap();
+    let h_x = common::y_is_x_entropy();
     for beta in ["0.5", "5"] {
         let v = solve_json(&[f.to_str().unwrap(), "--beta", beta, "--method", "dualib"]);
         assert_eq!(v["clusters"], 3, "{v}");

@@ -52,6 +52,15 @@ pub fn reference(name: &str) -> serde_json::Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// A joint whose label is its input (Y = X, p(x) = 0.5, 0.3, 0.2), as CSV text: for it
+/// I(T;Y) = I(X;T) for every encoder.
+pub const Y_IS_X: &str = "0.5,0,0\n0,0.3,0\n0,0,0.2\n";
+
+/// H(X) of [`Y_IS_X`] in nats, from its definition.
+pub fn y_is_x_entropy() -> f64 {
+    -[0.5f64, 0.3, 0.2].iter().map(|p| p * p.ln()).sum::<f64>()
+}
+
 /// Path of a bundled example.
 pub fn example(name: &str) -> std::path::PathBuf {
     format!("{}/data/examples/{name}", env!("CARGO_MANIFEST_DIR")).into()
