@@ -357,7 +357,7 @@ fn settle<T: Real, B: Bottleneck<T>>(
         group[t] = r;
         r
     }
-    let alive = |t: usize| !vanishing[t] && dec.live[t] && dec_next.live[t];
+    let alive = |t: usize| !vanishing[t] && dec.live()[t] && dec_next.live()[t];
     let (by_cluster, by_cluster_next) = (decoders_by_column(&dec), decoders_by_column(&dec_next));
     // How far each decoder moved in the step: the pair distance changes by at most
     // moved[t] + moved[u], so a pair whose distance d has d·sqrt(tol) > moved[t] + moved[u]
@@ -465,7 +465,7 @@ fn continue_branch<T: Real, B: Bottleneck<T>>(
 /// memory for [`decoder_distance`] (the decoder's rows are strided: the pair loop of
 /// [`settle`] over all pairs of 256 clusters took 13% of a 256x32 down sweep).
 fn decoders_by_column<T: Real>(dec: &Decoder<T>) -> DMatrix<T> {
-    dec.q_y_given_t.transpose()
+    dec.q_y_given_t().transpose()
 }
 
 /// max_y |a[(y, t)] − b[(y, u)]|, the distance between column t of `a` and column u of
@@ -506,7 +506,7 @@ fn pair_distances<T: Real, B: Bottleneck<T>>(
     pairs
         .iter()
         .map(|&(t, u)| {
-            if !(dec.live[t] && dec.live[u]) {
+            if !(dec.live()[t] && dec.live()[u]) {
                 return T::infinity();
             }
             decoder_distance(&by_cluster, t, u)

@@ -134,10 +134,10 @@ fn per_dual_cluster<T: Real>(
         .enumerate()
         .map(|(t, m)| {
             let m = m?;
-            if !dec.live[t] {
+            if !dec.live()[t] {
                 return None;
             }
-            let q0: Vec<T> = dec.q_y_given_t.row(t).iter().cloned().collect();
+            let q0: Vec<T> = dec.q_y_given_t().row(t).iter().cloned().collect();
             Some(f(p, &m, &q0))
         })
         .collect()
@@ -1168,8 +1168,8 @@ pub fn ib_nucleation_test<T: Real>(
         p,
         beta,
         &q_t,
-        &dec.q_y_given_t,
-        &dec.live,
+        dec.q_y_given_t(),
+        dec.live(),
         Distortion::Ib,
         None,
     )
@@ -1199,8 +1199,8 @@ pub fn dual_nucleation_test<T: Real>(
         p,
         beta,
         &q_t,
-        &dec.q_y_given_t,
-        &dec.live,
+        dec.q_y_given_t(),
+        dec.live(),
         Distortion::Dual,
         None,
     )
@@ -1230,8 +1230,8 @@ pub fn new_cluster_growth<T: Real>(
         _ => return None,
     };
     let existing: Vec<Vec<T>> = (0..q_t.len())
-        .filter(|&t| dec.live[t])
-        .map(|t| dec.q_y_given_t.row(t).iter().cloned().collect())
+        .filter(|&t| dec.live()[t])
+        .map(|t| dec.q_y_given_t().row(t).iter().cloned().collect())
         .collect();
     test.new_cluster_growth(&existing, tol)
 }

@@ -18,6 +18,8 @@
 //! weight exactly 0. Step 4 is computed in log space (log-sum-exp), so no exponential
 //! underflows before normalisation, for any β.
 
+use std::sync::OnceLock;
+
 use nalgebra::DMatrix;
 
 use crate::dist::Joint;
@@ -26,12 +28,70 @@ use crate::scalar::{tol, Real};
 
 /// A decoder: q(y|t) (rows t, columns y) and which clusters are alive (q(t) > 0 and a
 /// defined decoder). Rows of dead clusters are 0.
+///
+/// Read-only once built, so that its logarithm ([`Decoder::ln_q_y_given_t_or_zero`]) is
+/// computed at most once however many consumers need it: in one iteration step the
+/// distortion and the objective's I(T;Y) both do.
 #[derive(Clone, Debug)]
 pub struct Decoder<T: Real> {
-    /// q(y|t), rows t.
-    pub q_y_given_t: DMatrix<T>,
-    /// `live[t]`: cluster t has mass and a defined decoder.
-    pub live: Vec<bool>,
+    q_y_given_t: DMatrix<T>,
+    live: Vec<bool>,
+    ln_q_y_given_t: OnceLock<DMatrix<T>>,
+}
+
+impl<T: Real> Decoder<T> {
+    /// The decoder q(y|t) (rows t, columns y) with `live[t]` saying whether cluster t has
+    /// mass and a defined decoder (rows of dead clusters should be 0).
+    ///
+    /// # Panics
+    /// If `live` does not have one entry per row of `q_y_given_t`.
+    pub fn new(q_y_given_t: DMatrix<T>, live: Vec<bool>) -> Self {
+        assert_eq!(
+            q_y_given_t.nrows(),
+            live.len(),
+            "Decoder: one live flag per row"
+        );
+        Decoder {
+            q_y_given_t,
+            live,
+            ln_q_y_given_t: OnceLock::new(),
+        }
+    }
+
+    /// [`Decoder::new`] for a builder that already has the logarithm: `ln_or_zero` must
+    /// hold ln q(y|t) wherever q(y|t) > 0 and 0 wherever q(y|t) = 0.
+    pub(crate) fn with_log(
+        q_y_given_t: DMatrix<T>,
+        live: Vec<bool>,
+        ln_or_zero: DMatrix<T>,
+    ) -> Self {
+        let decoder = Decoder::new(q_y_given_t, live);
+        debug_assert_eq!(ln_or_zero.shape(), decoder.q_y_given_t.shape());
+        let _ = decoder.ln_q_y_given_t.set(ln_or_zero);
+        decoder
+    }
+
+    /// q(y|t), rows t, columns y.
+    pub fn q_y_given_t(&self) -> &DMatrix<T> {
+        &self.q_y_given_t
+    }
+
+    /// The decoder matrix q(y|t) itself, the decoder consumed.
+    pub fn into_q_y_given_t(self) -> DMatrix<T> {
+        self.q_y_given_t
+    }
+
+    /// `live()[t]`: cluster t has mass and a defined decoder.
+    pub fn live(&self) -> &[bool] {
+        &self.live
+    }
+
+    /// ln q(y|t), with 0 in place of ln 0 = −inf (for masked matrix products and sums of
+    /// q ln q, where the zeros contribute nothing); computed on first use.
+    pub fn ln_q_y_given_t_or_zero(&self) -> &DMatrix<T> {
+        self.ln_q_y_given_t
+            .get_or_init(|| ln_or_zero(&self.q_y_given_t))
+    }
 }
 
 /// One member of the bottleneck family: its decoder, its distortion, its encoder update
@@ -192,7 +252,7 @@ pub fn markov_decoder<T: Real>(p: &Joint<T>, q_t_given_x: &DMatrix<T>, q_t: &[T]
             T::zero()
         }
     });
-    Decoder { q_y_given_t, live }
+    Decoder::new(q_y_given_t, live)
 }
 
 /// Gibbs encoder with temperature α: q'(t|x) ∝ exp((ln q(t) − β d(x,t)) / α), computed
@@ -363,12 +423,28 @@ impl<T: Real> Quantities<T> {
                 }
             }
         }
+        // I(T;Y) = Σ_t q(t) Σ_{y: q(y|t)>0} q(y|t) (ln q(y|t) − ln p(y)), with the
+        // decoder's logarithm (which the distortion of the same step shares). A Markov
+        // decoder has q(y|t) > 0 only where p(y) > 0.
+        let ln_p_y: Vec<T> = p
+            .p_y()
+            .iter()
+            .map(|v| if v.is_zero() { T::zero() } else { v.ln() })
+            .collect();
+        let (q_y_given_t, ln_q_y_given_t) = (dec.q_y_given_t(), dec.ln_q_y_given_t_or_zero());
         let mut i_ty = T::zero();
         for (t, mass) in q_t.iter().enumerate() {
-            if dec.live[t] {
-                let row: Vec<T> = dec.q_y_given_t.row(t).iter().cloned().collect();
-                i_ty += mass.clone() * kl(&row, p.p_y());
+            if !dec.live()[t] {
+                continue;
             }
+            let mut kl_t = T::zero();
+            for (y, ln_p) in ln_p_y.iter().enumerate() {
+                let q = &q_y_given_t[(t, y)];
+                if !q.is_zero() {
+                    kl_t.add_mul(q, &(ln_q_y_given_t[(t, y)].clone() - ln_p));
+                }
+            }
+            i_ty += mass.clone() * kl_t;
         }
         let h_t = crate::info::entropy(&q_t);
         Quantities {

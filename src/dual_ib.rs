@@ -47,6 +47,7 @@ pub fn geometric_decoder<T: Real>(
         )
     });
     let mut q_y_given_t = DMatrix::from_element(nt, ny, T::zero());
+    let mut ln_q_y_given_t = DMatrix::from_element(nt, ny, T::zero());
     let mut live = vec![false; nt];
     let mut ln_z = vec![None; nt];
     for t in 0..nt {
@@ -64,12 +65,18 @@ pub fn geometric_decoder<T: Real>(
         });
         let lz = max + total.ln();
         for y in (0..ny).filter(|&y| allowed(y)) {
-            q_y_given_t[(t, y)] = (weighted[(t, y)].clone() - &lz).exp();
+            let ln_q = weighted[(t, y)].clone() - &lz;
+            q_y_given_t[(t, y)] = ln_q.exp();
+            // The logarithm only where the entry did not underflow to 0 (the decoder's
+            // contract: 0 in place of ln 0).
+            if !q_y_given_t[(t, y)].is_zero() {
+                ln_q_y_given_t[(t, y)] = ln_q;
+            }
         }
         live[t] = true;
         ln_z[t] = Some(lz);
     }
-    (Decoder { q_y_given_t, live }, ln_z)
+    (Decoder::with_log(q_y_given_t, live, ln_q_y_given_t), ln_z)
 }
 
 impl<T: Real> Bottleneck<T> for DualIb {
@@ -85,26 +92,25 @@ impl<T: Real> Bottleneck<T> for DualIb {
     /// d(x,t) = KL[q(y|t) ‖ p(y|x)] = Σ_y q(y|t) ln q(y|t) − Σ_y q(y|t) ln p(y|x); +inf
     /// when q(y|t) > 0 = p(y|x) for some y, or the cluster is dead.
     fn distortion(&self, p: &Joint<T>, decoder: &Decoder<T>) -> DMatrix<T> {
-        let (nx, nt) = (p.nx(), decoder.live.len());
-        let cross = T::matmul_tr(p.ln_p_y_given_x(), &decoder.q_y_given_t);
+        let (q_y_given_t, live) = (decoder.q_y_given_t(), decoder.live());
+        let (nx, nt) = (p.nx(), live.len());
+        let cross = T::matmul_tr(p.ln_p_y_given_x(), q_y_given_t);
         // Where q(y|t) > 0 = p(y|x) for some y, the distortion is +inf.
-        let missing = p.has_zero_conditionals().then(|| {
-            overlap(
-                &is_zero(p.p_y_given_x()),
-                &is_positive(&decoder.q_y_given_t),
-            )
-        });
+        let missing = p
+            .has_zero_conditionals()
+            .then(|| overlap(&is_zero(p.p_y_given_x()), &is_positive(q_y_given_t)));
+        // Σ_y q(y|t) ln q(y|t), with the decoder's logarithm (0 where q(y|t) = 0).
+        let ln_q = decoder.ln_q_y_given_t_or_zero();
         let neg_entropy: Vec<T> = (0..nt)
             .map(|t| {
-                decoder
-                    .q_y_given_t
-                    .row(t)
-                    .iter()
-                    .fold(T::zero(), |acc, v| acc + v.xlogx())
+                (0..q_y_given_t.ncols()).fold(T::zero(), |mut acc, y| {
+                    acc.add_mul(&q_y_given_t[(t, y)], &ln_q[(t, y)]);
+                    acc
+                })
             })
             .collect();
         DMatrix::from_fn(nx, nt, |x, t| {
-            let infinite = !decoder.live[t] || missing.as_ref().is_some_and(|m| m[(x, t)]);
+            let infinite = !live[t] || missing.as_ref().is_some_and(|m| m[(x, t)]);
             if infinite {
                 T::infinity()
             } else {
@@ -127,5 +133,60 @@ impl<T: Real> Bottleneck<T> for DualIb {
             }
         }
         q.i_xt.clone() + beta.clone() * expected
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The geometric decoder hands its logarithm over instead of having it recomputed: it
+    /// must be ln q(y|t) where q(y|t) > 0 and exactly 0 where q(y|t) = 0 (a y killed by a
+    /// member with p(y|x) = 0, or a dead cluster).
+    #[test]
+    fn the_geometric_decoder_carries_its_logarithm_with_zeros_where_it_vanishes() {
+        // Row 1 has p(y=2|x=1) = 0, so clusters holding x = 1 lose y = 2; row 2 has
+        // p(y|x) of 3e-300, whose logarithm (-689.7) is far from that of 1.
+        let p = Joint::new(DMatrix::from_row_slice(
+            3,
+            3,
+            &[0.2, 0.1, 0.1, 0.15, 0.15, 0.0, 1e-300, 1e-300, 0.3],
+        ))
+        .unwrap();
+        // Columns: {x0, x1}, {x0}, {x2}, {x1}, and a dead cluster.
+        let q_t_given_x = DMatrix::from_row_slice(
+            3,
+            5,
+            &[
+                0.5, 0.5, 0.0, 0.0, 0.0, 0.3, 0.0, 0.0, 0.7, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0,
+            ],
+        );
+        let q_t = crate::bottleneck::cluster_marginal(&p, &q_t_given_x);
+        let (decoder, _) = geometric_decoder(&p, &q_t_given_x, &q_t);
+        let (q, ln) = (decoder.q_y_given_t(), decoder.ln_q_y_given_t_or_zero());
+        let mut zeros = 0;
+        for t in 0..5 {
+            for y in 0..3 {
+                let v = q[(t, y)];
+                if v == 0.0 {
+                    zeros += 1;
+                    assert_eq!(ln[(t, y)], 0.0, "t {t} y {y}");
+                } else {
+                    assert!((ln[(t, y)] - v.ln()).abs() <= 1e-13 * v.ln().abs().max(1.0));
+                }
+            }
+        }
+        // Clusters 0 and 3 hold x = 1 (y = 2 killed), cluster 4 is dead (3 zeros), and
+        // cluster 2 keeps q(y=0|t) = 3.3e-300 > 0.
+        assert!(
+            q[(0, 2)] == 0.0 && q[(3, 2)] == 0.0 && q[(1, 2)] > 0.0,
+            "{q}"
+        );
+        assert!(q[(2, 0)] > 0.0 && q[(2, 0)] < 1e-299 && ln[(2, 0)] < -600.0);
+        assert!(!decoder.live()[4] && decoder.live()[..4].iter().all(|&l| l));
+        assert_eq!(zeros, 5);
+        for t in 0..4 {
+            assert!((q.row(t).sum() - 1.0).abs() < 1e-14);
+        }
     }
 }

@@ -8,9 +8,7 @@
 
 use nalgebra::DMatrix;
 
-use crate::bottleneck::{
-    is_positive, ln_or_zero, markov_decoder, overlap, Bottleneck, Decoder, Quantities,
-};
+use crate::bottleneck::{is_positive, markov_decoder, overlap, Bottleneck, Decoder, Quantities};
 use crate::dist::Joint;
 use crate::scalar::Real;
 
@@ -23,21 +21,20 @@ pub struct Ib;
 /// y has p(y|x) > 0 = q(y|t). Used by the IB and the generalised IB.
 pub(crate) fn kl_distortion<T: Real>(p: &Joint<T>, decoder: &Decoder<T>) -> DMatrix<T> {
     let p_y_given_x = p.p_y_given_x();
-    let (nx, nt) = (p.nx(), decoder.live.len());
+    let (nx, nt) = (p.nx(), decoder.live().len());
     let neg_entropy = p.neg_entropy_rows();
-    let ln_q0 = ln_or_zero(&decoder.q_y_given_t);
-    let cross = T::matmul_tr(p_y_given_x, &ln_q0);
+    let cross = T::matmul_tr(p_y_given_x, decoder.ln_q_y_given_t_or_zero());
     // Where p(y|x) > 0 = q(y|t) for some y, the distortion is +inf.
     // Zeros of live decoders only: dead clusters (zero rows) are +inf anyway, and checking
     // them would make every step pay for the overlap.
-    let q = &decoder.q_y_given_t;
-    let live_zero = DMatrix::from_fn(nt, q.ncols(), |t, y| decoder.live[t] && q[(t, y)].is_zero());
+    let (q, live) = (decoder.q_y_given_t(), decoder.live());
+    let live_zero = DMatrix::from_fn(nt, q.ncols(), |t, y| live[t] && q[(t, y)].is_zero());
     let missing = live_zero
         .iter()
         .any(|&z| z)
         .then(|| overlap(&is_positive(p_y_given_x), &live_zero));
     DMatrix::from_fn(nx, nt, |x, t| {
-        let infinite = !decoder.live[t] || missing.as_ref().is_some_and(|m| m[(x, t)]);
+        let infinite = !live[t] || missing.as_ref().is_some_and(|m| m[(x, t)]);
         if infinite {
             T::infinity()
         } else {

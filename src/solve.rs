@@ -1039,7 +1039,7 @@ fn finish_prepared<T: Real, B: Bottleneck<T>>(
     let objective = method.objective(p, beta, &q, &quantities);
     let clusters = effective_clusters(
         &quantities.q_t,
-        &decoder.q_y_given_t,
+        decoder.q_y_given_t(),
         &merge.mass,
         &merge.decoder,
     );
@@ -1048,7 +1048,7 @@ fn finish_prepared<T: Real, B: Bottleneck<T>>(
         beta: beta.clone(),
         q_t_given_x: q,
         q_t: quantities.q_t,
-        q_y_given_t: decoder.q_y_given_t,
+        q_y_given_t: decoder.into_q_y_given_t(),
         i_xt: quantities.i_xt,
         i_ty: quantities.i_ty,
         h_t: quantities.h_t,

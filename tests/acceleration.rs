@@ -338,15 +338,19 @@ fn only_methods_whose_decoder_is_markov_say_so() {
         fn claim<B: Bottleneck<f64>>(m: &B) -> bool {
             m.decoder_is_markov()
         }
-        check("ib", claim(&Ib), Ib.decoder(&j, &q, &q_t).q_y_given_t);
+        check(
+            "ib",
+            claim(&Ib),
+            Ib.decoder(&j, &q, &q_t).into_q_y_given_t(),
+        );
         for alpha in [0.0, 0.5, 1.0] {
             let m = GeneralizedIb { alpha };
-            check("dib", claim(&m), m.decoder(&j, &q, &q_t).q_y_given_t);
+            check("dib", claim(&m), m.decoder(&j, &q, &q_t).into_q_y_given_t());
         }
         check(
             "dualib",
             claim(&DualIb),
-            DualIb.decoder(&j, &q, &q_t).q_y_given_t,
+            DualIb.decoder(&j, &q, &q_t).into_q_y_given_t(),
         );
         assert!(claim(&Ib) && !claim(&DualIb));
     }

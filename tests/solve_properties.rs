@@ -273,7 +273,7 @@ fn dual_decoder_preserves_exponential_families() {
             .collect();
         let want = family(&at);
         for (y, w) in want.iter().enumerate() {
-            assert!((dec.q_y_given_t[(t, y)] - w).abs() < 1e-15, "t {t} y {y}");
+            assert!((dec.q_y_given_t()[(t, y)] - w).abs() < 1e-15, "t {t} y {y}");
         }
     }
 }

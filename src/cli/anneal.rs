@@ -552,7 +552,7 @@ fn trivial_thresholds<T: Real>(
     let trivial = Init::<T>::SingleCluster
         .encoder(p.nx(), 1)
         .expect("single cluster");
-    if method == "dualib" && !DualIb.decoder(p, &trivial, &[T::one()]).live[0] {
+    if method == "dualib" && !DualIb.decoder(p, &trivial, &[T::one()]).live()[0] {
         return vec![(
             "nucleation",
             None,
