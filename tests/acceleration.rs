@@ -197,7 +197,11 @@ impl ibex::solve::Observer for Objectives {
 /// 3.7e-13) the accelerated drivers allow a candidate. Measured against the previous
 /// iterate, that slack let Anderson climb by 2e-10 in 20,000 evaluations; measured
 /// against the lowest objective so far, no accepted iterate may exceed it by more than
-/// the slack.
+/// the slack. A plain step is not guarded (it lowers the objective in exact arithmetic;
+/// guarding it would cost an evaluation), so an iterate reached by one may exceed the
+/// lowest by the slack plus the rounding of two evaluations of the objective (allowed
+/// here as 1e2·epsilon·|L|; Anderson's iterates are the points it steps from, whose
+/// objective its guard has computed anyway).
 #[test]
 fn accelerated_drivers_never_climb_above_their_lowest_objective() {
     let file = read_joint::<f64>(
@@ -232,7 +236,7 @@ fn accelerated_drivers_never_climb_above_their_lowest_objective() {
         );
         let mut lowest = f64::INFINITY;
         for (n, f) in seen.0.iter().enumerate() {
-            let slack = 1e3 * f64::EPSILON * f.abs().max(1.0);
+            let slack = 1.1e3 * f64::EPSILON * f.abs().max(1.0);
             assert!(
                 *f <= lowest + slack,
                 "{acceleration:?}, iterate {n}: {f} above the lowest {lowest} by {:e}",
