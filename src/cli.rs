@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::error::{Error, Result};
-use crate::io::{InputLayout, ReadOptions};
+use crate::io::{read_joint, InputLayout, JointFile, ReadOptions};
+use crate::scalar::Real;
 
 pub(crate) mod anneal;
 
@@ -65,9 +66,39 @@ pub struct JointInput {
     /// Working precision: f64, or MPFR bits 128, 256, 512, 1024.
     #[arg(long, default_value = "f64", value_parser = parse_precision)]
     pub precision: u32,
+    /// Mix uniform label noise into p(y|x): p(y|x) <- (1 - EPS) p(y|x) + EPS/|Y|, p(x) kept
+    /// (reported in every output). Removes the zeros of p(y|x) that the dual IB cannot
+    /// handle.
+    #[arg(long, value_name = "EPS", allow_hyphen_values = true)]
+    pub label_noise: Option<String>,
 }
 
 impl JointInput {
+    /// Reads the joint with these flags, at precision `T`, and mixes in `--label-noise`.
+    ///
+    /// # Errors
+    /// Those of [`crate::io::read_joint`], and a parameter error when `--label-noise` is not
+    /// a number in [0, 1].
+    pub fn read<T: Real>(&self) -> Result<JointFile<T>> {
+        let mut file = read_joint::<T>(&self.file, &self.read_options())?;
+        if let Some(text) = &self.label_noise {
+            let bad = || {
+                Error::parameter(
+                    "--label-noise",
+                    format!("`{text}`"),
+                    "a probability in [0, 1] (e.g. 1e-6)",
+                )
+            };
+            let epsilon = T::parse(text.trim())
+                .ok()
+                .filter(|v| v.is_finite() && *v >= T::zero() && *v <= T::one())
+                .ok_or_else(bad)?;
+            file.joint = file.joint.with_label_noise(&epsilon).map_err(|_| bad())?;
+            file.label_noise = Some(epsilon);
+        }
+        Ok(file)
+    }
+
     /// The library's read options for these flags.
     pub fn read_options(&self) -> ReadOptions {
         ReadOptions {

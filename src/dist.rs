@@ -181,6 +181,39 @@ impl<T: Real> Joint<T> {
         }
     }
 
+    /// The joint with uniform label noise: each label is replaced, with probability ε,
+    /// by one drawn uniformly from the |Y| values, and p(x) is kept.
+    ///
+    /// # Formula
+    /// p_ε(y|x) = (1 − ε) p(y|x) + ε/|Y|, so p_ε(x,y) = (1 − ε) p(x,y) + ε p(x)/|Y|.
+    ///
+    /// For ε > 0 every p_ε(y|x) is positive. That is what the dual IB needs: its geometric
+    /// decoder gives y no mass in any cluster holding an x with p(y|x) = 0, and since
+    /// such zeros are absorbing, an iteration whose clusters mix inputs (an up sweep, a
+    /// random start) can never give y mass back (spec ib §1.5, pitfall 9; the dual-IB
+    /// authors likewise assume a noise model for deterministic labels \[PST20, §1\]).
+    /// On the DSBS with crossover E it gives the DSBS with crossover (1 − ε)E + ε/2.
+    /// Dropped inputs (p(x) = 0) stay dropped; labels are kept.
+    ///
+    /// # Errors
+    /// [`Error::InvalidDistribution`] if ε is not in [0, 1].
+    pub fn with_label_noise(&self, epsilon: &T) -> Result<Self> {
+        if !(*epsilon >= T::zero() && *epsilon <= T::one()) {
+            return Err(Error::InvalidDistribution(format!(
+                "label noise {} is not a probability in [0, 1]",
+                epsilon.to_decimal()
+            )));
+        }
+        let ny = T::from_f64(self.ny() as f64);
+        let keep = T::one() - epsilon;
+        let p_xy = DMatrix::from_fn(self.nx(), self.ny(), |x, y| {
+            keep.clone() * &self.p_xy[(x, y)] + epsilon.clone() * &self.p_x[x] / &ny
+        });
+        let mut joint = Self::build(p_xy, self.x_labels.clone(), self.y_labels.clone());
+        joint.dropped_x = self.dropped_x.clone();
+        Ok(joint)
+    }
+
     /// Number of values of x (rows with p(x) > 0).
     pub fn nx(&self) -> usize {
         self.p_xy.nrows()
@@ -317,6 +350,41 @@ mod tests {
         assert!((j.p_x()[0] - 0.4).abs() < 1e-15);
         assert!((j.p_y()[1] - 0.7).abs() < 1e-15);
         assert!((j.p_y_given_x()[(1, 0)] - 1.0 / 3.0).abs() < 1e-15);
+    }
+
+    /// p_ε(x,y) = (1 − ε) p(x,y) + ε p(x)/|Y| by hand: p(x) and the labels and dropped
+    /// rows are kept, the zeros of p(y|x) are gone, and ε outside [0, 1] is refused.
+    #[test]
+    fn label_noise_mixes_each_row_with_the_uniform_distribution() {
+        let j = Joint::with_labels(
+            DMatrix::from_row_slice(3, 3, &[0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.1, 0.1, 0.3]),
+            vec!["a".into(), "b".into(), "c".into()],
+            vec!["u".into(), "v".into(), "w".into()],
+        )
+        .unwrap();
+        let n = j.with_label_noise(&0.3).unwrap();
+        let want = [
+            [0.7 * 0.5 + 0.1 * 0.5, 0.1 * 0.5, 0.1 * 0.5],
+            [
+                0.7 * 0.1 + 0.1 * 0.5,
+                0.7 * 0.1 + 0.1 * 0.5,
+                0.7 * 0.3 + 0.1 * 0.5,
+            ],
+        ];
+        for (x, row) in want.iter().enumerate() {
+            for (y, w) in row.iter().enumerate() {
+                assert!((n.p_xy()[(x, y)] - w).abs() < 1e-16, "({x}, {y})");
+            }
+            assert!((n.p_x()[x] - j.p_x()[x]).abs() < 1e-16);
+        }
+        assert_eq!(n.x_labels(), ["a", "c"]);
+        assert_eq!(n.dropped_x(), ["b"]);
+        assert_eq!(n.y_labels(), ["u", "v", "w"]);
+        assert!(j.has_zero_conditionals() && !n.has_zero_conditionals());
+        assert!(j.with_label_noise(&0.0).unwrap().has_zero_conditionals());
+        for bad in [-0.1, 1.1, f64::NAN] {
+            assert!(j.with_label_noise(&bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -55,6 +55,9 @@ pub struct JointFile<T: Real> {
     pub divided_by: Option<T>,
     /// Whether the values were counts.
     pub counts: bool,
+    /// The uniform label noise ε mixed into p(y|x) after reading
+    /// ([`Joint::with_label_noise`]); `None` when the joint is the file's.
+    pub label_noise: Option<T>,
 }
 
 /// Reads a joint distribution from the file at `path`.
@@ -496,6 +499,7 @@ fn finish<T: Real>(name: &str, table: Table<T>, options: &ReadOptions) -> Result
                 source: name.to_string(),
                 divided_by: Some(n.original_sum),
                 counts: true,
+                label_noise: None,
             })
         }
         Values::Probabilities(p) => {
@@ -514,6 +518,7 @@ fn finish<T: Real>(name: &str, table: Table<T>, options: &ReadOptions) -> Result
                     source: name.to_string(),
                     divided_by: Some(n.original_sum),
                     counts: false,
+                    label_noise: None,
                 });
             }
             let off = (sum.clone() - T::one()).abs();
@@ -538,6 +543,7 @@ fn finish<T: Real>(name: &str, table: Table<T>, options: &ReadOptions) -> Result
                 source: name.to_string(),
                 divided_by: None,
                 counts: false,
+                label_noise: None,
             })
         }
     }

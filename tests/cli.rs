@@ -414,4 +414,51 @@ fn bad_parameters_exit_2() {
     );
     let (code, _) = run_binary(&["gen", "gaussian", "--n", "10", "--rho", "1"]);
     assert_eq!(code, 2);
+    for bad in ["1.5", "-0.1", "nan", "abc"] {
+        let (code, stderr) = run_binary(&["info", path(&f), "--label-noise", bad]);
+        assert_eq!(code, 2, "{bad}");
+        assert!(
+            stderr.contains("--label-noise") && stderr.contains("[0, 1]"),
+            "{stderr}"
+        );
+    }
+}
+
+/// Uniform label noise ε on the DSBS with crossover E is the DSBS with crossover
+/// (1 − ε)E + ε/2: at 256 bits `info` of the noisy file agrees with `info` of the
+/// generated DSBS (exact decimal arithmetic) to the last digits, and the label noise is
+/// reported.
+#[test]
+fn label_noise_on_the_dsbs_is_the_dsbs_with_a_larger_crossover() {
+    let dir = tempfile::tempdir().unwrap();
+    let noisier = dir.path().join("dsbs_0.18.csv");
+    run_cli(&[
+        "gen",
+        "dsbs",
+        "--crossover",
+        "0.18",
+        "--out",
+        path(&noisier),
+    ])
+    .unwrap();
+    let f = example("dsbs_e0.1.csv");
+    let noisy = info_json(&[path(&f), "--label-noise", "0.2", "--precision", "256"]);
+    let exact = info_json(&[path(&noisier), "--precision", "256"]);
+    // 0.2 parsed at 256 bits (the nearest binary number, 77 digits).
+    let eps = noisy["label_noise_decimal"].as_str().unwrap();
+    assert!(eps.starts_with(&format!("2.{}", "0".repeat(70))), "{eps}");
+    assert!(exact.get("label_noise").is_none());
+    for key in ["i_xy_bits", "h_y_given_x_bits", "rho_m"] {
+        let (a, b) = (
+            noisy[format!("{key}_decimal")].as_str().unwrap(),
+            exact[format!("{key}_decimal")].as_str().unwrap(),
+        );
+        // 70 significant digits of 77.
+        assert_eq!(a[..72], b[..72], "{key}: {a} vs {b}");
+    }
+    // And in f64, the closed form 1 - h(0.18) bits.
+    let v = info_json(&[path(&f), "--label-noise", "0.2"]);
+    let h = |p: f64| -p * p.log2() - (1.0 - p) * (1.0 - p).log2();
+    assert!((v["i_xy_bits"].as_f64().unwrap() - (1.0 - h(0.18))).abs() < 1e-15);
+    assert!((v["rho_m"].as_f64().unwrap() - 0.64).abs() < 1e-15);
 }

@@ -470,3 +470,81 @@ fn labels_equal_to_x_give_closed_form_ib_changes_and_no_trivial_dual_ib() {
         }
     }
 }
+
+/// A 3x4 joint whose third input never shows y = 0 (found by fuzzing, 2026-12-04). In the
+/// dual IB every cluster that holds x = 2 with any weight gives y = 0 no mass, and the
+/// iteration never removes x = 2 from a cluster entirely, so the up path (from the single
+/// cluster, which holds every input) keeps y = 0 killed at every beta: at beta = 50 it ends
+/// at F = 24.4 nats where the down path (from T = X) has 0.684. `--label-noise` removes
+/// the zeros, and then both paths end on the same solution.
+#[test]
+fn label_noise_lets_the_dual_ib_up_path_reach_the_down_path_on_a_joint_with_zeros() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("zeros.csv");
+    std::fs::write(
+        &data,
+        "0.332961,0.050992,0.251008,0.110189\n\
+         0.031321,0.002132,0.035336,0.142839\n\
+         0.000000,0.002163,0.040452,0.000607\n",
+    )
+    .unwrap();
+    let last_objectives = |out: &std::path::Path| {
+        let (h, rows) = csv(&out.join("path.csv"));
+        let (b, o, d) = (
+            h.iter().position(|c| c == "beta").unwrap(),
+            h.iter().position(|c| c == "objective").unwrap(),
+            h.iter().position(|c| c == "direction").unwrap(),
+        );
+        let at_max = |dir: &str| -> f64 {
+            rows.iter()
+                .filter(|r| r[d] == dir)
+                .max_by(|x, y| {
+                    let (x, y): (f64, f64) = (x[b].parse().unwrap(), y[b].parse().unwrap());
+                    x.total_cmp(&y)
+                })
+                .map(|r| r[o].parse().unwrap())
+                .unwrap()
+        };
+        (at_max("up"), at_max("down"))
+    };
+    let run = |noise: Option<&str>, name: &str| {
+        let out = dir.path().join(name);
+        let mut args = vec![
+            "anneal",
+            data.to_str().unwrap(),
+            "--normalize",
+            "--method",
+            "dualib",
+            "--beta-min",
+            "0.5",
+            "--beta-max",
+            "50",
+            "--points",
+            "12",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        if let Some(eps) = noise {
+            args.extend(["--label-noise", eps]);
+        }
+        (run_cli(&args).unwrap(), out)
+    };
+
+    let (text, out) = run(None, "raw");
+    assert!(text.contains("warning: p(y|x) has zeros"), "{text}");
+    let (up, down) = last_objectives(&out);
+    assert!(up > down + 10.0, "up {up} down {down}");
+    assert!((down - 0.683_620_883_365).abs() < 1e-9, "{down}");
+
+    let (text, out) = run(Some("0.001"), "noisy");
+    assert!(!text.contains("has zeros"), "{text}");
+    assert!(
+        text.starts_with("label noise: p(y|x) <- (1 - 0.001) p(y|x) + 0.001/|Y|"),
+        "{text}"
+    );
+    let (up, down) = last_objectives(&out);
+    assert!((up - down).abs() < 1e-9 * down.abs(), "up {up} down {down}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["label_noise"], 0.001);
+}

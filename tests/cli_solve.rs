@@ -226,5 +226,20 @@ fn dual_ib_without_a_trivial_decoder_keeps_t_equal_to_x() {
             (v["objective"].as_f64().unwrap() - h_x).abs() < 1e-12,
             "{v}"
         );
+        assert!(v["warnings"][0].as_str().unwrap().contains("--label-noise"));
+        assert!(v.get("label_noise").is_none());
     }
+    // With label noise there are no zeros to warn about, and the report says what was mixed in.
+    let v = solve_json(&[
+        f.to_str().unwrap(),
+        "--beta",
+        "5",
+        "--method",
+        "dualib",
+        "--label-noise",
+        "0.01",
+    ]);
+    assert_eq!(v["label_noise"], 0.01, "{v}");
+    assert_eq!(v["warnings"], serde_json::json!([]), "{v}");
+    assert_eq!(v["termination"], "converged", "{v}");
 }

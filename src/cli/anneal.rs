@@ -22,7 +22,7 @@ use crate::dual_ib::DualIb;
 use crate::error::{Error, Result};
 use crate::ib::Ib;
 use crate::info::{h_x, mutual_information, nats_to_bits};
-use crate::io::read_joint;
+use crate::io::JointFile;
 use crate::plot::{line_plot, panel_plot, Panel, Series};
 use crate::scalar::Real;
 use crate::solve::{Init, MergeTol};
@@ -189,7 +189,7 @@ pub(crate) fn sweep_into<T: Real>(
     out_dir: Option<&FsPath>,
     encoders: bool,
 ) -> Result<String> {
-    let file = read_joint::<T>(&args.input.file, &args.input.read_options())?;
+    let file = args.input.read::<T>()?;
     let stop = parse_stop::<T>(args.tol.as_deref(), args.max_iter, args.acceleration)?;
     let locate_tol = match &args.locate_tol {
         Some(t) => {
@@ -211,12 +211,11 @@ pub(crate) fn sweep_into<T: Real>(
         run_method(
             &Ib,
             args,
-            &file.joint,
+            &file,
             &betas,
             &options,
             &locate_tol,
             dir.map(|d| (d, encoders)),
-            &file.source,
             &onset_ib,
         )
     };
@@ -224,12 +223,11 @@ pub(crate) fn sweep_into<T: Real>(
         run_method(
             &DualIb,
             args,
-            &file.joint,
+            &file,
             &betas,
             &options,
             &locate_tol,
             dir.map(|d| (d, encoders)),
-            &file.source,
             &onset_dual,
         )
     };
@@ -275,18 +273,34 @@ pub(crate) fn sweep_into<T: Real>(
     }
 }
 
+/// The dual IB on a joint whose p(y|x) has zeros: what goes wrong and the remedy.
+pub(crate) const DUAL_ZEROS_WARNING: &str = "warning: p(y|x) has zeros. The dual IB's \
+geometric decoder gives y no mass in any cluster holding an x with p(y|x) = 0, and the \
+iteration never moves such an x out of a cluster entirely (zeros are absorbing), so paths \
+whose clusters mix inputs (up from the trivial solution, random starts) can keep outcomes \
+killed and stay far above the down path; --label-noise EPS (e.g. 1e-6) mixes uniform \
+label noise into p(y|x) and removes the zeros (spec ib pitfall 9)";
+
+/// The line that says the joint is not the file's: `--label-noise` was mixed in.
+pub(crate) fn label_noise_line<T: Real>(epsilon: &T) -> String {
+    format!(
+        "label noise: p(y|x) <- (1 - {0}) p(y|x) + {0}/|Y| (--label-noise)\n",
+        epsilon.to_f64()
+    )
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run_method<T: Real, B: Bottleneck<T>>(
     method: &B,
     args: &SweepArgs,
-    p: &crate::dist::Joint<T>,
+    file: &JointFile<T>,
     betas: &[T],
     options: &AnnealOptions<T>,
     locate_tol: &T,
     out_dir: Option<(&FsPath, bool)>,
-    source: &str,
     onset: &OnceLock<Option<Supremum<T>>>,
 ) -> Result<(String, Vec<Bifurcation<T>>)> {
+    let (p, source) = (&file.joint, file.source.as_str());
     let directions = match args.direction {
         DirectionArg::Up => vec![Direction::Up],
         DirectionArg::Down => vec![Direction::Down],
@@ -337,7 +351,7 @@ fn run_method<T: Real, B: Bottleneck<T>>(
     let on_envelope = envelope(&paths);
     let check = onset_check(method.name(), onset, &paths);
     let dual_check = eta_dual_check(method.name(), p, onset);
-    let table = bifurcation_table(
+    let mut table = bifurcation_table(
         method.name(),
         &bifurcations,
         &thresholds,
@@ -347,6 +361,12 @@ fn run_method<T: Real, B: Bottleneck<T>>(
             .map(|(text, _)| text.as_str()),
         &hysteresis,
     );
+    if let Some(epsilon) = &file.label_noise {
+        table.insert_str(0, &label_noise_line(epsilon));
+    }
+    if method.name() == "dualib" && p.has_zero_conditionals() {
+        table.push_str(&format!("{DUAL_ZEROS_WARNING}\n"));
+    }
     let Some((dir, encoders)) = out_dir else {
         return Ok((table, bifurcations));
     };
@@ -364,6 +384,8 @@ fn run_method<T: Real, B: Bottleneck<T>>(
     )?);
     let summary = json!({
         "file": source,
+        "label_noise": file.label_noise.as_ref().map(|e| e.to_f64()),
+        "label_noise_decimal": file.label_noise.as_ref().map(|e| e.to_decimal()),
         "method": method.name(),
         "precision_bits": T::PRECISION_BITS,
         "convention": "L = I(X;T) - beta I(T;Y), natural logarithms; informations in bits in path.csv",

@@ -180,6 +180,7 @@ fn sweeps(dir: &std::path::Path) -> Result<String> {
                 counts: false,
                 long: false,
                 precision: 53,
+                label_noise: None,
             },
             method,
             beta_min: "0.5".into(),

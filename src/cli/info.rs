@@ -8,7 +8,7 @@ use super::report::Report;
 use super::{emit, InfoArgs};
 use crate::error::Result;
 use crate::info::{nats_to_bits, Measures};
-use crate::io::{read_joint, JointFile};
+use crate::io::JointFile;
 use crate::scalar::Real;
 use crate::spectrum::MaximalCorrelation;
 use crate::with_precision;
@@ -20,7 +20,7 @@ pub fn run(args: &InfoArgs, out: &mut dyn Write) -> Result<()> {
 }
 
 fn info_report<T: Real>(args: &InfoArgs) -> Result<Report> {
-    let file = read_joint::<T>(&args.input.file, &args.input.read_options())?;
+    let file = args.input.read::<T>()?;
     Ok(joint_report(&file))
 }
 
@@ -31,6 +31,14 @@ pub fn joint_report<T: Real>(file: &JointFile<T>) -> Report {
     let mc = MaximalCorrelation::of(j);
     let mut r = Report::default();
     r.value("file", "file", "", Value::String(file.source.clone()));
+    if let Some(epsilon) = &file.label_noise {
+        r.real(
+            "label_noise",
+            "label noise mixed into p(y|x) (--label-noise)",
+            "",
+            epsilon,
+        );
+    }
     r.value("shape", "shape (x, y)", "", json!([j.nx(), j.ny()]));
     r.value(
         "precision_bits",

@@ -14,7 +14,7 @@ use crate::dual_ib::DualIb;
 use crate::error::{Error, Result};
 use crate::ib::Ib;
 use crate::info::{mutual_information, nats_to_bits};
-use crate::io::{read_joint, read_matrix, JointFile};
+use crate::io::{read_matrix, JointFile};
 use crate::scalar::{tol, Real};
 use crate::solve::{solve_best, Acceleration, Init, MergeTol, Solution, Stop};
 use crate::with_precision;
@@ -157,7 +157,7 @@ pub(crate) fn parse_stop<T: Real>(
 }
 
 fn solve_report<T: Real>(args: &SolveArgs) -> Result<Report> {
-    let file = read_joint::<T>(&args.input.file, &args.input.read_options())?;
+    let file = args.input.read::<T>()?;
     let beta = parse_beta::<T>(&args.beta)?;
     let stop = parse_stop::<T>(args.tol.as_deref(), args.max_iter, args.acceleration)?;
     let clusters = args.clusters.unwrap_or(file.joint.nx());
@@ -269,7 +269,7 @@ fn finish_report<T: Real, B: Bottleneck<T>>(
     }
     let mut warnings = Vec::new();
     if method.name() == "dualib" && p.has_zero_conditionals() {
-        warnings.push("p(y|x) has zeros: the dual IB's geometric decoder is undefined for clusters whose members' supports do not intersect (such clusters are dropped)".to_string());
+        warnings.push("p(y|x) has zeros: the dual IB's geometric decoder is undefined for clusters whose members' supports do not intersect (their objective is +inf), and gives y no mass in any cluster holding an x with p(y|x) = 0, which the iteration cannot undo (zeros are absorbing), so starts that mix inputs (random, a single cluster) can end far above the identity start; --label-noise EPS (e.g. 1e-6) removes the zeros".to_string());
     }
     Ok(solution_report(
         &solution,
@@ -316,6 +316,14 @@ fn solution_report<T: Real>(
 ) -> Report {
     let mut r = Report::default();
     r.value("file", "file", "", Value::String(file.source.clone()));
+    if let Some(epsilon) = &file.label_noise {
+        r.real(
+            "label_noise",
+            "label noise mixed into p(y|x) (--label-noise)",
+            "",
+            epsilon,
+        );
+    }
     r.value("method", "method", "", Value::String(s.method.into()));
     r.real("beta", "beta", "", &s.beta);
     r.value(
