@@ -113,6 +113,18 @@ impl JointInput {
     }
 }
 
+/// Adds `label_noise` to a report when `--label-noise` was mixed into the joint.
+fn report_label_noise<T: Real>(r: &mut report::Report, file: &JointFile<T>) {
+    if let Some(epsilon) = &file.label_noise {
+        r.real(
+            "label_noise",
+            "label noise mixed into p(y|x) (--label-noise)",
+            "",
+            epsilon,
+        );
+    }
+}
+
 /// Output format of a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {

@@ -31,14 +31,7 @@ pub fn joint_report<T: Real>(file: &JointFile<T>) -> Report {
     let mc = MaximalCorrelation::of(j);
     let mut r = Report::default();
     r.value("file", "file", "", Value::String(file.source.clone()));
-    if let Some(epsilon) = &file.label_noise {
-        r.real(
-            "label_noise",
-            "label noise mixed into p(y|x) (--label-noise)",
-            "",
-            epsilon,
-        );
-    }
+    super::report_label_noise(&mut r, file);
     r.value("shape", "shape (x, y)", "", json!([j.nx(), j.ny()]));
     r.value(
         "precision_bits",

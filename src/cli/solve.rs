@@ -316,14 +316,7 @@ fn solution_report<T: Real>(
 ) -> Report {
     let mut r = Report::default();
     r.value("file", "file", "", Value::String(file.source.clone()));
-    if let Some(epsilon) = &file.label_noise {
-        r.real(
-            "label_noise",
-            "label noise mixed into p(y|x) (--label-noise)",
-            "",
-            epsilon,
-        );
-    }
+    super::report_label_noise(&mut r, file);
     r.value("method", "method", "", Value::String(s.method.into()));
     r.real("beta", "beta", "", &s.beta);
     r.value(
