@@ -927,8 +927,9 @@ fn iterate_anderson<T: Real, B: Bottleneck<T>>(
     let mut x = Iterate::of(init);
     // The guard measures the iterate a step starts from, not its image: the objective
     // then shares the step's q(t) and decoder (one decoder per evaluation instead of two).
-    // Since a step never raises the objective, L(F(x)) <= L(x) and the images are
-    // monotone too.
+    // A step never raises the objective, so each image lies below its own iterate, L(F(x))
+    // <= L(x); an image may lie above an earlier image, by at most that image's one-step
+    // decrease.
     let mut f_x = objective(&x);
     let mut g = step(&x);
     let mut evals = 1usize;
