@@ -693,6 +693,11 @@ fn dinkelbach(p: &Joint<f64>, ratio: &Ratio<'_, f64>, v0: f64, r0: Vec<f64>) -> 
         Constant::Sdpi => output(p, r),
         Constant::Dual => geometric(p, r),
     };
+    // Functions of p alone, computed once per call rather than in every step: the decoders
+    // of the inputs moved along the maximal-correlation direction (an SVD; only if a wide
+    // step is tried) and each input's distortion to the trivial decoder.
+    let along = std::cell::OnceCell::new();
+    let d_trivial: Vec<f64> = (0..nx).map(|x| distortion(p, kind, x, &trivial)).collect();
     let step = |v: f64, r: &[f64], wide: bool| -> Option<(f64, Vec<f64>)> {
         let beta = 1.0 / v;
         let test_from = |starts| {
@@ -707,11 +712,13 @@ fn dinkelbach(p: &Joint<f64>, ratio: &Ratio<'_, f64>, v0: f64, r0: Vec<f64>) -> 
             )
         };
         let test = if wide {
-            let along: Vec<Vec<f64>> = off_p_x_along_max_correlation(p)
-                .iter()
-                .map(|r| decoder_of(r))
-                .collect();
-            let (a, b) = (test_from(None), test_from(Some(along)));
+            let along: &Vec<Vec<f64>> = along.get_or_init(|| {
+                off_p_x_along_max_correlation(p)
+                    .iter()
+                    .map(|r| decoder_of(r))
+                    .collect()
+            });
+            let (a, b) = (test_from(None), test_from(Some(along.clone())));
             if a.value() >= b.value() {
                 a
             } else {
@@ -721,9 +728,7 @@ fn dinkelbach(p: &Joint<f64>, ratio: &Ratio<'_, f64>, v0: f64, r0: Vec<f64>) -> 
             test_from(Some(vec![decoder_of(r)]))
         };
         // At the trivial solution ln Z(x) = −β d(x, q_0).
-        let ln_z: Vec<f64> = (0..nx)
-            .map(|x| -beta * distortion(p, kind, x, &trivial))
-            .collect();
+        let ln_z: Vec<f64> = d_trivial.iter().map(|d| -beta * d).collect();
         let weights = growth_weights(p, kind, &beta, &ln_z, test.decoder());
         let total: f64 = weights.iter().sum();
         if !(total.is_finite() && total > 0.0) {

@@ -275,7 +275,7 @@ pub(crate) fn sweep_into<T: Real>(
 }
 
 /// The dual IB on a joint whose p(y|x) has zeros: what goes wrong and the remedy.
-pub(crate) const DUAL_ZEROS_WARNING: &str = "warning: p(y|x) has zeros. The dual IB's \
+const DUAL_ZEROS_WARNING: &str = "warning: p(y|x) has zeros. The dual IB's \
 geometric decoder gives y no mass in any cluster holding an x with p(y|x) = 0, and the \
 iteration never moves such an x out of a cluster entirely (zeros are absorbing), so paths \
 whose clusters mix inputs (up from the trivial solution, random starts) can keep outcomes \
@@ -283,7 +283,7 @@ killed and stay far above the down path; --label-noise EPS (e.g. 1e-6) mixes uni
 label noise into p(y|x) and removes the zeros (spec ib pitfall 9)";
 
 /// The line that says the joint is not the file's: `--label-noise` was mixed in.
-pub(crate) fn label_noise_line<T: Real>(epsilon: &T) -> String {
+fn label_noise_line<T: Real>(epsilon: &T) -> String {
     format!(
         "label noise: p(y|x) <- (1 - {0}) p(y|x) + {0}/|Y| (--label-noise)\n",
         epsilon.to_f64()
