@@ -3,13 +3,14 @@
 //! discretised Gaussian (rho 0.9), in each direction, with and without acceleration.
 //!
 //! ```sh
-//! cargo run --release --example sweep_timing -- [JOINT] [DIRECTION] [ACCEL] [THREADS] [MAX_ITER]
+//! cargo run --release --example sweep_timing -- [JOINT] [DIRECTION] [ACCEL] [THREADS] [MAX_ITER] [RESTARTS]
 //! #   JOINT      256x32 | 100x100 | 64x16 | all (default all)
 //! #   DIRECTION  up | down | independent | all (default all)
 //! #   ACCEL      auto | squarem | anderson | none (default auto: SQUAREM up, Anderson
 //! #              down and in the independent mode)
 //! #   THREADS    rayon threads (default 1)
 //! #   MAX_ITER   cap on map evaluations per beta (default 100000)
+//! #   RESTARTS   random starts per beta in the independent mode (default 3)
 //! ```
 //!
 //! Prints one line per run: joint, direction, acceleration, threads, seconds, total map
@@ -20,10 +21,10 @@
 
 use std::time::Instant;
 
-use ibex::anneal::{anneal, AnnealOptions, Direction};
+use ibex::anneal::{anneal, AnnealOptions, Direction, DEFAULT_RESTARTS};
 use ibex::ib::Ib;
 use ibex::io::{parse_joint, ReadOptions};
-use ibex::solve::{Acceleration, MergeTol, Stop, Termination};
+use ibex::solve::{Acceleration, Stop, Termination};
 use ibex::Joint;
 
 fn joint(name: &str) -> Joint<f64> {
@@ -71,12 +72,12 @@ fn main() {
         .collect();
     let max_iter: usize = pick(4, "100000").parse().expect("MAX_ITER is a number");
     let stop = Stop::new(max_iter, 1e-10).with_acceleration(acceleration);
+    let restarts: usize = pick(5, &DEFAULT_RESTARTS.to_string())
+        .parse()
+        .expect("RESTARTS is a number");
     let options = AnnealOptions {
-        merge: MergeTol::for_stop(&stop),
-        stop,
-        adaptive: false,
-        max_points: 400,
-        max_located: None,
+        restarts,
+        ..AnnealOptions::new(stop)
     };
     let verbose = std::env::var_os("SWEEP_VERBOSE").is_some();
     for name in &joints {

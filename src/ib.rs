@@ -53,6 +53,11 @@ impl<T: Real> Bottleneck<T> for Ib {
         true
     }
 
+    /// Yes: q(y|t) = 0 makes KL[p(y|x) || q(y|t)] infinite for every x with p(y|x) > 0.
+    fn decoder_zeros_trap(&self) -> bool {
+        true
+    }
+
     /// The Markov decoder q(y|t) = Σ_x p(x,y) q(t|x) / q(t).
     fn decoder(&self, p: &Joint<T>, q_t_given_x: &DMatrix<T>, q_t: &[T]) -> Decoder<T> {
         markov_decoder(p, q_t_given_x, q_t)

@@ -159,11 +159,8 @@ fn merging_solver_reaches_the_unmerged_fixed_point() {
         .joint;
     let stop = Stop::new(400_000, 1e-12);
     let options = AnnealOptions {
-        merge: MergeTol::for_stop(&stop),
-        stop: stop.clone(),
-        adaptive: false,
         max_points: 10,
-        max_located: None,
+        ..AnnealOptions::new(stop.clone())
     };
     for beta in [4.0, 10.0, 40.0] {
         let init = Init::<f64>::Identity.encoder(j.nx(), j.nx()).unwrap();
@@ -213,11 +210,8 @@ fn accelerated_drivers_never_climb_above_their_lowest_objective() {
     let beta = 4.29;
     // A state deep in the slow regime: the merging solver from T = X, 60,000 evaluations.
     let options = AnnealOptions {
-        stop: Stop::new(60_000, 1e-10),
-        merge: MergeTol::for_stop(&Stop::new(60_000, 1e-10)),
-        adaptive: false,
         max_points: 1,
-        max_located: None,
+        ..AnnealOptions::new(Stop::new(60_000, 1e-10))
     };
     let identity = Init::<f64>::Identity.encoder(j.nx(), j.nx()).unwrap();
     let start = solve_merging(&Ib, &j, &beta, identity, &options);
@@ -278,11 +272,8 @@ fn merging_solver_removes_a_cluster_that_dies_out_slowly() {
     );
     let stop = Stop::new(400_000, 1e-10);
     let options = AnnealOptions {
-        merge: MergeTol::for_stop(&stop),
-        stop: stop.clone(),
-        adaptive: false,
         max_points: 1,
-        max_located: None,
+        ..AnnealOptions::new(stop.clone())
     };
     let merged = solve_merging(&Ib, &j, &beta, start.clone(), &options);
     let plain = solve(

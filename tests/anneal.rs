@@ -22,11 +22,8 @@ use ibex::{Joint, MaximalCorrelation};
 fn options<T: Real>(adaptive: bool) -> AnnealOptions<T> {
     let stop = Stop::<T>::default();
     AnnealOptions {
-        merge: MergeTol::for_stop(&stop),
-        stop,
         adaptive,
-        max_points: 400,
-        max_located: None,
+        ..AnnealOptions::new(stop)
     }
 }
 

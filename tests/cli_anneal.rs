@@ -548,3 +548,57 @@ fn label_noise_lets_the_dual_ib_up_path_reach_the_down_path_on_a_joint_with_zero
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["label_noise"], 0.001);
 }
+
+#[test]
+fn restarts_and_seed_reach_the_independent_mode_and_summary() {
+    // The 2x3 joint of tests/support_trap.rs above 1/rho_m^2: without random starts the
+    // independent mode stops at the trivial solution (L = 0); with them it finds the
+    // optimum the direct search there gives (L = -0.016404575550 nats).
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("saddle.csv");
+    std::fs::write(
+        &file,
+        "0.854369,0.006468,0.008414\n0.039511,0.091238,0.000000\n",
+    )
+    .unwrap();
+    let objective_with = |restarts: &str, seed: &str| {
+        let out = dir.path().join(format!("r{restarts}s{seed}"));
+        run_cli(&[
+            "anneal",
+            file.to_str().unwrap(),
+            "--direction",
+            "independent",
+            "--betas",
+            "1.832620618539814",
+            "--restarts",
+            restarts,
+            "--seed",
+            seed,
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .unwrap();
+        let (h, rows) = csv(&out.join("path.csv"));
+        let col = h.iter().position(|c| c == "objective").unwrap();
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
+                .unwrap();
+        let starts = &summary["paths"][0]["random_starts"];
+        assert_eq!(
+            starts["per_beta"],
+            restarts.parse::<u64>().unwrap(),
+            "{summary}"
+        );
+        assert_eq!(
+            starts["first_seed"],
+            seed.parse::<u64>().unwrap(),
+            "{summary}"
+        );
+        rows[0][col].parse::<f64>().unwrap()
+    };
+    assert!(objective_with("0", "0").abs() < 1e-12);
+    for seed in ["0", "7"] {
+        let l = objective_with("3", seed);
+        assert!((l + 0.016404575550).abs() < 1e-9, "seed {seed}: {l}");
+    }
+}

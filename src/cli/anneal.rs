@@ -49,7 +49,8 @@ pub enum DirectionArg {
     Down,
     /// Both: hysteresis shows up as a difference.
     Both,
-    /// Each beta on its own (identity and single-cluster starts), in parallel.
+    /// Each beta on its own (identity, single-cluster and --restarts random starts), in
+    /// parallel.
     Independent,
     /// Up, down and independent: every branch the three find goes into the envelope.
     All,
@@ -99,6 +100,13 @@ pub struct SweepArgs {
     /// with a large X can have hundreds, each costing tens of solves near a critical point).
     #[arg(long, default_value = "64")]
     pub max_located: String,
+    /// Random starts per beta in the independent mode, besides the identity and the
+    /// single cluster (seeds --seed, --seed + 1, ...; the best objective is kept).
+    #[arg(long, default_value_t = crate::anneal::DEFAULT_RESTARTS)]
+    pub restarts: usize,
+    /// Seed of the first random start of the independent mode.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 /// `--max-located`: a count of changes, or `all` (`None`).
@@ -204,6 +212,8 @@ pub(crate) fn sweep_into<T: Real>(
         adaptive: args.betas.is_none(),
         max_points: args.max_points.max(2),
         max_located: parse_max_located(&args.max_located)?,
+        restarts: args.restarts,
+        seed: args.seed,
     };
     let betas = grid::<T>(args)?;
     // Each method's onset constant is computed once, for its paths and its thresholds.
@@ -396,7 +406,13 @@ fn run_method<T: Real, B: Bottleneck<T>>(
         "hysteresis": hysteresis.iter().map(|(a, b)| json!([a.to_f64(), b.to_f64()])).collect::<Vec<_>>(),
         "s_star_check": check.map(|(_, v)| v),
         "eta_dual_check": dual_check.map(|(_, v)| v),
-        "paths": paths.iter().map(|p| json!({"direction": p.direction.as_str(), "points": p.points.len()})).collect::<Vec<_>>(),
+        "paths": paths.iter().map(|p| {
+            let mut entry = json!({"direction": p.direction.as_str(), "points": p.points.len()});
+            if p.direction == Direction::Independent {
+                entry["random_starts"] = json!({"per_beta": options.restarts, "first_seed": options.seed});
+            }
+            entry
+        }).collect::<Vec<_>>(),
     });
     written.push(write(
         "summary.json",
@@ -1015,11 +1031,9 @@ mod tests {
         .joint;
         let stop = crate::solve::Stop::<f64>::default();
         let options = AnnealOptions {
-            merge: MergeTol::for_stop(&stop),
-            stop,
             adaptive: true,
             max_points: 200,
-            max_located: None,
+            ..AnnealOptions::new(stop)
         };
         let betas: Vec<f64> = (0..20).map(|i| 2.0 + 0.25 * i as f64).collect();
         let down = anneal(&Ib, &p, &betas, Direction::Down, &options, &|_| {});

@@ -194,6 +194,8 @@ fn sweeps(dir: &std::path::Path) -> Result<String> {
             locate_tol: None,
             max_points: 400,
             max_located: "all".into(),
+            restarts: crate::anneal::DEFAULT_RESTARTS,
+            seed: 0,
         };
         text.push_str(&format!(
             "\n{name} sweep of {} (up from the trivial solution, down from T = X):\n",
