@@ -1204,9 +1204,9 @@ pub fn has_decoder_zero<T: Real>(p: &Joint<T>, s: &Solution<T>) -> bool {
 /// A solution whose clusters are not support-frozen ([`Bottleneck::decoder_zeros_trap`]).
 ///
 /// If `s` converged and has a live cluster whose decoder vanishes where p(y) > 0
-/// ([`has_decoder_zero`]), every x gives a share δ = [`SUPPORT_ESCAPE_SHARE`] of its mass to every distinct
-/// cluster, q'(t|x) = (1 − δ) q(t|x) + δ/K on [`merged_encoder`], and `solve_from` runs the
-/// iteration from there. Its result replaces `s` if its objective is lower by more than
+/// ([`has_decoder_zero`]), every x gives a share δ = [`SUPPORT_ESCAPE_SHARE`] of its mass
+/// to every distinct cluster, q'(t|x) = (1 − δ) q(t|x) + δ/K on [`merged_encoder`], and
+/// `solve_from` runs the iteration from there. Its result replaces `s` if its objective is lower by more than
 /// `tol`·max(1, |L|); a fixed point that is a local minimum draws the shared mass back and
 /// is kept. Repeated while the result converged and still has such a zero, at most 4
 /// times; the returned iteration count includes these solves. A point stopped by the
