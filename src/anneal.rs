@@ -10,9 +10,10 @@
 //!   split).
 //! * [`Direction::Down`]: reverse annealing from the identity encoder T = X at the largest
 //!   β, warm-starting each β from the previous solution; clusters only merge.
-//! * [`Direction::Independent`]: every β solved on its own from the identity, the
-//!   single-cluster and [`AnnealOptions::restarts`] seeded random starts (the best one
-//!   kept), in parallel with rayon.
+//! * [`Direction::Independent`]: every β solved on its own from the identity, the single
+//!   cluster, the maximal-correlation split ([`max_correlation_split`]) and
+//!   [`AnnealOptions::restarts`] seeded random starts (the best one kept), in parallel
+//!   with rayon.
 //!
 //! In every direction a point with support-frozen clusters (the IB on zeros of p(y|x): a
 //! decoder zero where p(y) > 0) is freed by [`escape_support_trap`] before the sweep goes
@@ -40,7 +41,8 @@ use crate::info::{h_x, mutual_information};
 use crate::scalar::Real;
 pub use crate::solve::merged_encoder;
 use crate::solve::{
-    escape_support_trap, normalize_rows, solve, Init, MergeTol, Solution, Stop, Termination,
+    escape_support_trap, max_correlation_split, normalize_rows, solve, Init, MergeTol, Solution,
+    Stop, Termination,
 };
 
 /// Which way the continuation runs.
@@ -88,7 +90,9 @@ pub struct AnnealOptions<T> {
     /// or the threads). The fixed starts can stop at a saddle or a metastable branch
     /// where a random start finds the better one: over 300 random 2-to-5-letter joints,
     /// three random starts cut the independent mode's points more than 1e-3 nats above the
-    /// best known objective from 133 to 46 (IB) and its misses from 431 to 212 (dual IB).
+    /// best known objective from 98 (the fixed starts: identity, single cluster,
+    /// maximal-correlation split) to 46 (IB), and its misses from 431 to 212 (dual IB,
+    /// before the split start).
     /// Each costs about what the identity start costs, or more on large smooth joints
     /// (256x32 Dirichlet: 1.06 s without random starts, 7.1 s with 3).
     pub restarts: usize,
@@ -439,9 +443,10 @@ fn escape_in_sweep<T: Real, B: Bottleneck<T>>(
 }
 
 /// One β of an independent sweep: from T = X (clusters only merge, so that start merges as
-/// it goes, [`solve_merging`]), from the single cluster (a fixed point, one step) and from
-/// `options.restarts` random encoders with |X| columns (merging too); the lowest objective
-/// wins, the earliest start (identity, single, random in seed order) on ties.
+/// it goes, [`solve_merging`]), from the single cluster (a fixed point, one step), from the
+/// maximal-correlation split ([`max_correlation_split`]) and from `options.restarts` random
+/// encoders with |X| columns (merging too); the lowest objective wins, the earliest start
+/// (identity, single, split, random in seed order) on ties.
 fn solve_independent<T: Real, B: Bottleneck<T>>(
     method: &B,
     p: &Joint<T>,
@@ -470,6 +475,10 @@ fn solve_independent<T: Real, B: Bottleneck<T>>(
         &options.merge,
         &mut (),
     ));
+    if let Some(split) = max_correlation_split(p, 2) {
+        let from_split = solve_merging(method, p, beta, split, options);
+        keep_better(escape_in_sweep(method, p, beta, from_split, options));
+    }
     for k in 0..options.restarts as u64 {
         let random = Init::<T>::Random {
             seed: options.seed.wrapping_add(k),

@@ -25,7 +25,7 @@ use crate::bottleneck::{cluster_marginal, members_given_cluster, Decoder};
 use crate::dist::Joint;
 use crate::dual_ib::geometric_decoder;
 use crate::scalar::Real;
-use crate::spectrum::{singular_values, MaximalCorrelation};
+use crate::spectrum::{maximal_correlation_function, singular_values, MaximalCorrelation};
 
 /// q(x|t) for the live clusters: `None` for clusters without mass.
 fn members<T: Real>(p: &Joint<T>, q_t_given_x: &DMatrix<T>) -> Vec<Option<Vec<T>>> {
@@ -756,53 +756,19 @@ fn dinkelbach(p: &Joint<f64>, ratio: &Ratio<'_, f64>, v0: f64, r0: Vec<f64>) -> 
     (v, r)
 }
 
-/// Inputs r = p_X·(1 ± a·f/max|f|), a ∈ {0.05, 0.2, 0.5, 0.9}, with f(x) = u_2(x)/sqrt(p(x))
-/// the maximal-correlation function of X (u_2 the second left singular vector of
-/// B(x,y) = p(x,y)/sqrt(p(x)p(y)), whose second singular value is ρ_m; Σ_x p(x) f(x) = 0, so
-/// each r sums to 1). Empty if the SVD fails or ρ_m is 0.
+/// Inputs r = p_X·(1 ± a·f), a ∈ {0.05, 0.2, 0.5, 0.9}, with f the maximal-correlation
+/// function of X scaled to max|f| = 1 ([`maximal_correlation_function`]; Σ_x p(x) f(x) = 0,
+/// so each r sums to 1). Empty if the SVD fails or ρ_m is 0.
 fn off_p_x_along_max_correlation(p: &Joint<f64>) -> Vec<Vec<f64>> {
-    let (nx, ny) = (p.nx(), p.ny());
-    let b = DMatrix::from_fn(nx, ny, |x, y| {
-        let d = (p.p_x()[x] * p.p_y()[y]).sqrt();
-        if d > 0.0 {
-            p.p_x()[x] * p.p_y_given_x()[(x, y)] / d
-        } else {
-            0.0
-        }
-    });
-    let Some(svd) = nalgebra::linalg::SVD::try_new(b, true, false, f64::EPSILON, 10_000) else {
+    let Some(f) = maximal_correlation_function(p) else {
         return Vec::new();
     };
-    let Some(u) = svd.u else {
-        return Vec::new();
-    };
-    let mut order: Vec<usize> = (0..svd.singular_values.len()).collect();
-    order.sort_by(|&i, &j| svd.singular_values[j].total_cmp(&svd.singular_values[i]));
-    let Some(&second) = order.get(1) else {
-        return Vec::new();
-    };
-    if svd.singular_values[second] <= 0.0 {
-        return Vec::new();
-    }
-    let f: Vec<f64> = (0..nx)
-        .map(|x| {
-            let px = p.p_x()[x];
-            if px > 0.0 {
-                u[(x, second)] / px.sqrt()
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    let scale = f.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    if !(scale > 0.0 && scale.is_finite()) {
-        return Vec::new();
-    }
+    let nx = p.nx();
     let mut out = Vec::new();
     for a in [0.05, 0.2, 0.5, 0.9] {
         for sign in [1.0, -1.0] {
             let r: Vec<f64> = (0..nx)
-                .map(|x| (p.p_x()[x] * (1.0 + sign * a * f[x] / scale)).max(0.0))
+                .map(|x| (p.p_x()[x] * (1.0 + sign * a * f[x])).max(0.0))
                 .collect();
             let total: f64 = r.iter().sum();
             out.push(r.into_iter().map(|v| v / total).collect());

@@ -1186,6 +1186,28 @@ pub fn merged_encoder<T: Real>(s: &Solution<T>, k: usize) -> DMatrix<T> {
     out
 }
 
+/// Amplitude a of [`max_correlation_split`].
+pub const SPLIT_AMPLITUDE: f64 = 0.5;
+
+/// The trivial solution split in two along the maximal-correlation function f of X
+/// ([`crate::spectrum::maximal_correlation_function`], max|f| = 1):
+/// q(t=0|x) = (1 + a f(x))/2, q(t=1|x) = (1 − a f(x))/2, a = [`SPLIT_AMPLITUDE`], padded
+/// with empty clusters to `columns` columns. Above β = 1/ρ_m² the trivial solution is a
+/// saddle whose unstable direction is f (spec ib §3.1), so this start leaves it where the
+/// single-cluster start stays and where T = X, on a joint with zeros, can end (a 2x3 joint
+/// in `tests/support_trap.rs`). `None` if ρ_m = 0, the SVD fails or `columns` < 2.
+pub fn max_correlation_split<T: Real>(p: &Joint<T>, columns: usize) -> Option<DMatrix<T>> {
+    if columns < 2 {
+        return None;
+    }
+    let f = crate::spectrum::maximal_correlation_function(&p.convert::<f64>())?;
+    Some(DMatrix::from_fn(p.nx(), columns, |x, t| match t {
+        0 => T::from_f64(0.5 * (1.0 + SPLIT_AMPLITUDE * f[x])),
+        1 => T::from_f64(0.5 * (1.0 - SPLIT_AMPLITUDE * f[x])),
+        _ => T::zero(),
+    }))
+}
+
 /// Share δ of every x's mass that [`escape_support_trap`] spreads over the clusters.
 pub const SUPPORT_ESCAPE_SHARE: f64 = 1e-6;
 

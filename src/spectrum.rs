@@ -170,6 +170,47 @@ impl<T: Real> MaximalCorrelation<T> {
     }
 }
 
+/// The maximal-correlation function of X, f(x) = u_2(x)/sqrt(p(x)), scaled to max|f| = 1:
+/// u_2 is the second left singular vector of B(x,y) = p(x,y)/sqrt(p(x)p(y)), whose second
+/// singular value is ρ_m (Rényi 1959; Witsenhausen 1975). Σ_x p(x) f(x) = 0, and f is the
+/// direction in which the trivial IB solution first becomes unstable, at β = 1/ρ_m² (spec
+/// ib §3.1). Its sign is arbitrary; 0 where p(x) = 0. Computed in f64 (nalgebra's SVD).
+/// `None` if the SVD fails, ρ_m is 0, or there is a single singular value.
+pub fn maximal_correlation_function(p: &Joint<f64>) -> Option<Vec<f64>> {
+    let (nx, ny) = (p.nx(), p.ny());
+    let b = DMatrix::from_fn(nx, ny, |x, y| {
+        let d = (p.p_x()[x] * p.p_y()[y]).sqrt();
+        if d > 0.0 {
+            p.p_x()[x] * p.p_y_given_x()[(x, y)] / d
+        } else {
+            0.0
+        }
+    });
+    let svd = nalgebra::linalg::SVD::try_new(b, true, false, f64::EPSILON, 10_000)?;
+    let u = svd.u?;
+    let mut order: Vec<usize> = (0..svd.singular_values.len()).collect();
+    order.sort_by(|&i, &j| svd.singular_values[j].total_cmp(&svd.singular_values[i]));
+    let &second = order.get(1)?;
+    if svd.singular_values[second] <= 0.0 {
+        return None;
+    }
+    let f: Vec<f64> = (0..nx)
+        .map(|x| {
+            let px = p.p_x()[x];
+            if px > 0.0 {
+                u[(x, second)] / px.sqrt()
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let scale = f.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    if !(scale > 0.0 && scale.is_finite()) {
+        return None;
+    }
+    Some(f.into_iter().map(|v| v / scale).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,5 +236,27 @@ mod tests {
         let m = MaximalCorrelation::of(&j);
         assert!((m.rho_m - 0.8).abs() < 1e-15);
         assert!((m.beta_critical_first - 1.5625).abs() < 1e-13);
+    }
+
+    #[test]
+    fn maximal_correlation_function_is_centred_and_binary_on_the_dsbs() {
+        let dsbs = Joint::new(DMatrix::from_row_slice(2, 2, &[0.4, 0.1, 0.1, 0.4])).unwrap();
+        let f = maximal_correlation_function(&dsbs).unwrap();
+        assert!(
+            (f[0].abs() - 1.0).abs() < 1e-12 && (f[0] + f[1]).abs() < 1e-12,
+            "{f:?}"
+        );
+        let p = Joint::new(DMatrix::from_row_slice(
+            3,
+            3,
+            &[0.2, 0.05, 0.05, 0.02, 0.3, 0.08, 0.1, 0.0, 0.2],
+        ))
+        .unwrap();
+        let f = maximal_correlation_function(&p).unwrap();
+        let mean: f64 = (0..3).map(|x| p.p_x()[x] * f[x]).sum();
+        assert!(mean.abs() < 1e-12, "{mean}");
+        assert_eq!(f.iter().fold(0.0f64, |m, v| m.max(v.abs())), 1.0);
+        let independent = Joint::new(DMatrix::from_row_slice(2, 2, &[0.3, 0.2, 0.3, 0.2])).unwrap();
+        assert!(maximal_correlation_function(&independent).is_none());
     }
 }

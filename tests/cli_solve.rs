@@ -243,3 +243,34 @@ fn dual_ib_without_a_trivial_decoder_keeps_t_equal_to_x() {
     assert_eq!(v["warnings"], serde_json::json!([]), "{v}");
     assert_eq!(v["termination"], "converged", "{v}");
 }
+
+#[test]
+fn the_default_starts_leave_the_unstable_trivial_solution_and_frozen_points() {
+    // tests/support_trap.rs has the direct-search truths of both joints.
+    let dir = tempfile::tempdir().unwrap();
+    let saddle = dir.path().join("saddle.csv");
+    std::fs::write(
+        &saddle,
+        "0.854369,0.006468,0.008414\n0.039511,0.091238,0.000000\n",
+    )
+    .unwrap();
+    let v = solve_json(&[saddle.to_str().unwrap(), "--beta", "1.832620618539814"]);
+    assert_eq!(v["start"], "max-correlation split", "{v}");
+    let l = v["objective"].as_f64().unwrap();
+    assert!((l + 0.016404575550).abs() < 1e-9, "{v}");
+
+    let frozen = dir.path().join("frozen.csv");
+    std::fs::write(
+        &frozen,
+        "0.000000,0.030010,0.243162\n0.378868,0.000000,0.337543\n0.009880,0.000000,0.000537\n",
+    )
+    .unwrap();
+    let v = solve_json(&[
+        frozen.to_str().unwrap(),
+        "--normalize",
+        "--beta",
+        "3.307370320615074",
+    ]);
+    let l = v["objective"].as_f64().unwrap();
+    assert!((l + 0.073180152687).abs() < 1e-9, "{v}");
+}

@@ -10,7 +10,10 @@ use ibex::anneal::{anneal, AnnealOptions, Direction};
 use ibex::dual_ib::DualIb;
 use ibex::ib::Ib;
 use ibex::io::{parse_joint, ReadOptions};
-use ibex::solve::{escape_support_trap, has_decoder_zero, solve, solve_best, Init, MergeTol, Stop};
+use ibex::solve::{
+    escape_support_trap, has_decoder_zero, max_correlation_split, solve, solve_best, Init,
+    MergeTol, Stop,
+};
 use ibex::Joint;
 
 /// A 3x3 joint with zeros: x0 never shows y0, x1 and x2 never show y1.
@@ -184,7 +187,7 @@ fn ib_leaves_a_support_frozen_fixed_point_for_the_optimum() {
 }
 
 #[test]
-fn random_starts_leave_the_unstable_trivial_solution() {
+fn the_split_start_leaves_the_unstable_trivial_solution() {
     let j = joint(SADDLE_2X3);
     let p = rows(SADDLE_2X3);
     let beta = 1.832620618539814;
@@ -202,6 +205,55 @@ fn random_starts_leave_the_unstable_trivial_solution() {
     let truth = direct_search(&p, beta);
     assert!(truth < -0.016, "direct search: {truth}");
 
+    // The fixed starts without the split: T = X loses x1's cluster (it can never take x0,
+    // whose p(y2|x0) > 0) and ends at the trivial solution, like the single cluster.
+    let merge = MergeTol::for_stop(&stop());
+    let identity = Init::<f64>::Identity.encoder(2, 2).unwrap();
+    let single = Init::<f64>::SingleCluster.encoder(2, 2).unwrap();
+    let (fixed, _) = solve_best(
+        &Ib,
+        &j,
+        &beta,
+        vec![identity.clone(), single],
+        &stop(),
+        &merge,
+    );
+    assert!(
+        fixed.objective.abs() < 1e-12,
+        "T = X now leaves the trivial solution ({}); this test then no longer needs the split",
+        fixed.objective
+    );
+    // The split start, alone, in `solve_best` beside T = X, and in the independent mode
+    // without random starts.
+    let split = max_correlation_split::<f64>(&j, 2).unwrap();
+    let (with_split, index) = solve_best(&Ib, &j, &beta, vec![identity, split], &stop(), &merge);
+    assert_eq!(index, 1);
+    assert!(
+        (with_split.objective - truth).abs() < 1e-9,
+        "{}",
+        with_split.objective
+    );
+    let options = AnnealOptions {
+        restarts: 0,
+        ..AnnealOptions::new(stop())
+    };
+    let independent = anneal(&Ib, &j, &[beta], Direction::Independent, &options, &|_| {});
+    assert!(
+        (independent.points[0].objective - truth).abs() < 1e-9,
+        "{}",
+        independent.points[0].objective
+    );
+}
+
+#[test]
+fn random_starts_find_a_branch_the_fixed_starts_miss() {
+    // A 4x3 joint with zeros at beta = 3.3074: T = X, the single cluster and the split
+    // stop on two-cluster branches; the optimum has three clusters, below every
+    // two-cluster encoder (the direct search over those is the truth here).
+    let text = "0.000619,0.090521,0.000000\n0.005660,0.415937,0.028181\n0.143013,0.110020,0.000000\n0.031015,0.000921,0.174114\n";
+    let j = joint(text);
+    let beta = 3.307370320615074;
+    let two_clusters = direct_search_on(&rows(text), beta, 40);
     let sweep = |restarts: usize| {
         let options = AnnealOptions {
             restarts,
@@ -209,20 +261,23 @@ fn random_starts_leave_the_unstable_trivial_solution() {
         };
         anneal(&Ib, &j, &[beta], Direction::Independent, &options, &|_| {}).points[0].clone()
     };
-    // The fixed starts alone: T = X loses x1's cluster (it can never take x0, whose
-    // p(y2|x0) > 0) and ends at the trivial solution, like the single-cluster start.
     let fixed = sweep(0);
     assert!(
-        fixed.objective.abs() < 1e-12,
-        "the fixed starts now find the optimum ({}); this test then no longer exercises the random starts",
+        fixed.objective > two_clusters - 1e-9,
+        "the fixed starts now find a branch below every two-cluster encoder ({} vs {two_clusters}); this test then no longer exercises the random starts",
         fixed.objective
     );
     let with_random = sweep(3);
     assert!(
-        (with_random.objective - truth).abs() < 1e-9,
-        "{} vs {truth}",
+        with_random.objective < two_clusters - 0.05,
+        "{} vs two clusters {two_clusters}",
         with_random.objective
     );
+    assert_eq!(with_random.clusters.len(), 3);
+    // The reverse anneal reaches the same point.
+    let options = AnnealOptions::new(stop());
+    let down = anneal(&Ib, &j, &[beta, 20.0], Direction::Down, &options, &|_| {});
+    assert!((down.points[0].objective - with_random.objective).abs() < 1e-9);
 }
 
 #[test]

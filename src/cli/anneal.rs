@@ -49,8 +49,8 @@ pub enum DirectionArg {
     Down,
     /// Both: hysteresis shows up as a difference.
     Both,
-    /// Each beta on its own (identity, single-cluster and --restarts random starts), in
-    /// parallel.
+    /// Each beta on its own (identity, single-cluster, maximal-correlation split and
+    /// --restarts random starts), in parallel.
     Independent,
     /// Up, down and independent: every branch the three find goes into the envelope.
     All,

@@ -10,13 +10,16 @@ use super::report::Report;
 use super::{emit, Format, JointInput};
 use crate::bottleneck::Bottleneck;
 use crate::dib::GeneralizedIb;
+use crate::dist::Joint;
 use crate::dual_ib::DualIb;
 use crate::error::{Error, Result};
 use crate::ib::Ib;
 use crate::info::{mutual_information, nats_to_bits};
 use crate::io::{read_matrix, JointFile};
 use crate::scalar::{tol, Real};
-use crate::solve::{solve_best, Acceleration, Init, MergeTol, Solution, Stop};
+use crate::solve::{
+    max_correlation_split, solve_best, Acceleration, Init, MergeTol, Solution, Stop,
+};
 use crate::with_precision;
 
 /// The bottleneck methods.
@@ -214,9 +217,10 @@ fn solve_report<T: Real>(args: &SolveArgs) -> Result<Report> {
 /// (the following seeds); each with a description.
 fn starts<T: Real>(
     args: &SolveArgs,
-    nx: usize,
+    p: &Joint<T>,
     clusters: usize,
 ) -> Result<Vec<(DMatrix<T>, String)>> {
+    let nx = p.nx();
     let mut out = Vec::new();
     let mut next_seed = args.seed;
     match args.init.as_str() {
@@ -242,6 +246,11 @@ fn starts<T: Real>(
         let start = Init::Random { seed }.encoder(nx, clusters)?;
         out.push((start, format!("random seed {seed}")));
     }
+    // Above 1/rho_m^2 the trivial solution is a saddle; this start leaves it along its
+    // unstable direction, where T = X on a joint with zeros can lose a cluster and end there.
+    if let Some(split) = max_correlation_split::<T>(p, clusters) {
+        out.push((split, "max-correlation split".to_string()));
+    }
     // The trivial solution is a fixed point of every method; comparing against it catches
     // starts that stop in a worse local optimum (the DIB from the identity start at small
     // beta, as Strouse & Schwab's code also checks).
@@ -262,7 +271,7 @@ fn finish_report<T: Real, B: Bottleneck<T>>(
 ) -> Result<Report> {
     let p = &file.joint;
     let merge = MergeTol::for_stop(stop);
-    let (inits, names): (Vec<_>, Vec<_>) = starts::<T>(args, p.nx(), clusters)?.into_iter().unzip();
+    let (inits, names): (Vec<_>, Vec<_>) = starts::<T>(args, p, clusters)?.into_iter().unzip();
     let (solution, index) = solve_best(method, p, beta, inits, stop, &merge);
     if let Some(path) = &args.encoder_out {
         write_encoder(path, &solution, file)?;
