@@ -113,6 +113,33 @@ fn direct_search_on(p: &[Vec<f64>], beta: f64, steps: usize) -> f64 {
     l
 }
 
+/// Uniform draws in [0, 1) from a xorshift64 generator (test data only).
+fn xorshift(mut state: u64) -> impl FnMut() -> f64 {
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// The lowest objective of the up, down and independent sweeps at each of `betas`.
+fn best_of_sweeps(j: &Joint<f64>, betas: &[f64]) -> Vec<f64> {
+    let options = AnnealOptions::new(stop());
+    let paths: Vec<_> = [Direction::Up, Direction::Down, Direction::Independent]
+        .into_iter()
+        .map(|d| anneal(&Ib, j, betas, d, &options, &|_| {}))
+        .collect();
+    (0..betas.len())
+        .map(|i| {
+            paths
+                .iter()
+                .map(|path| path.points[i].objective)
+                .fold(f64::INFINITY, f64::min)
+        })
+        .collect()
+}
+
 fn stop() -> Stop<f64> {
     Stop::new(100_000, 1e-10)
 }
@@ -303,15 +330,8 @@ fn the_best_of_the_three_sweeps_is_the_optimum_on_random_binary_x_joints() {
     // encoders is the exact optimum. Random 2x3 joints, half of them with zeros in p(y|x).
     // A check of the reported curve itself: up and down found these optima before the
     // support-trap escape too (the next test is the one that needs it).
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut uniform = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut uniform = xorshift(0x2545_f491_4f6c_dd1du64);
     let betas = [0.7, 1.3, 2.0, 3.5, 6.0, 12.0];
-    let options = AnnealOptions::new(stop());
     for joint_index in 0..8 {
         let zeros = joint_index % 2 == 0;
         let mut cells: Vec<f64> = (0..6).map(|_| 0.05 + uniform()).collect();
@@ -325,16 +345,9 @@ fn the_best_of_the_three_sweeps_is_the_optimum_on_random_binary_x_joints() {
         );
         let j = joint(&text);
         let p = rows(&text);
-        let paths: Vec<_> = [Direction::Up, Direction::Down, Direction::Independent]
-            .into_iter()
-            .map(|d| anneal(&Ib, &j, &betas, d, &options, &|_| {}))
-            .collect();
-        for (i, beta) in betas.iter().enumerate() {
+        let sweeps = best_of_sweeps(&j, &betas);
+        for (beta, best) in betas.iter().zip(sweeps) {
             let truth = direct_search(&p, *beta);
-            let best = paths
-                .iter()
-                .map(|path| path.points[i].objective)
-                .fold(f64::INFINITY, f64::min);
             assert!(
                 (best - truth).abs() < 1e-8,
                 "joint {joint_index} ({text:?}) beta {beta}: sweeps {best}, direct search {truth}"
@@ -349,15 +362,8 @@ fn the_sweeps_beat_every_two_cluster_encoder_on_random_ternary_x_joints_with_zer
     // two-cluster encoders is an upper bound: the best of the three sweeps must be at or
     // below it. Before the support-trap escape the reverse anneal and the T = X start
     // stopped above it on such joints (the 3x3 joint of the first test: 0.027 nats).
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut uniform = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut uniform = xorshift(0x9e37_79b9_7f4a_7c15u64);
     let betas = [1.5, 2.5, 3.3, 5.0, 9.0];
-    let options = AnnealOptions::new(stop());
     let mut below = 0;
     for joint_index in 0..10 {
         let mut cells: Vec<f64> = (0..9).map(|_| 0.02 + uniform()).collect();
@@ -376,16 +382,9 @@ fn the_sweeps_beat_every_two_cluster_encoder_on_random_ternary_x_joints_with_zer
             .collect::<String>();
         let j = joint(&text);
         let p = rows(&text);
-        let paths: Vec<_> = [Direction::Up, Direction::Down, Direction::Independent]
-            .into_iter()
-            .map(|d| anneal(&Ib, &j, &betas, d, &options, &|_| {}))
-            .collect();
-        for (i, beta) in betas.iter().enumerate() {
+        let sweeps = best_of_sweeps(&j, &betas);
+        for (beta, best) in betas.iter().zip(sweeps) {
             let two_clusters = direct_search_on(&p, *beta, 40);
-            let best = paths
-                .iter()
-                .map(|path| path.points[i].objective)
-                .fold(f64::INFINITY, f64::min);
             assert!(
                 best <= two_clusters + 1e-8,
                 "joint {joint_index} ({text:?}) beta {beta}: sweeps {best}, two clusters {two_clusters}"
