@@ -91,8 +91,8 @@ pub struct AnnealOptions<T> {
     /// where a random start finds the better one: over 300 random 2-to-5-letter joints,
     /// three random starts cut the independent mode's points more than 1e-3 nats above the
     /// best known objective from 98 (the fixed starts: identity, single cluster,
-    /// maximal-correlation split) to 46 (IB), and its misses from 431 to 212 (dual IB,
-    /// before the split start).
+    /// maximal-correlation split) to 46 (IB), and its misses from 251 to 212 (dual IB
+    /// without label noise).
     /// Each costs about what the identity start costs, or more on large smooth joints
     /// (256x32 Dirichlet: 1.06 s without random starts, 7.1 s with 3).
     pub restarts: usize,
