@@ -604,3 +604,61 @@ fn restarts_and_seed_reach_the_independent_mode_and_summary() {
         assert!((l + 0.730412566294).abs() < 1e-9, "seed {seed}: {l}");
     }
 }
+
+#[test]
+fn on_a_joint_with_zeros_the_down_path_returns_to_the_trivial_solution_at_the_onset() {
+    // The 3x3 joint of tests/support_trap.rs. The trivial solution is optimal exactly up
+    // to 1/s* (spec ib §3.1) and linearly stable up to 1/rho_m^2, so the up path leaves it
+    // at 1/rho_m^2 and the down path must reach it at 1/s*: hysteresis on [1/s*, 1/rho_m^2].
+    // Before the support-trap escape the down path stayed on a hard 2-cluster branch down
+    // to beta = 0.5 and the hysteresis was reported on [0.5, 6.6].
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("frozen.csv");
+    std::fs::write(
+        &file,
+        "0.000000,0.030010,0.243162\n0.378868,0.000000,0.337543\n0.009880,0.000000,0.000537\n",
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    run_cli(&[
+        "anneal",
+        file.to_str().unwrap(),
+        "--normalize",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let threshold = |kind: &str| {
+        summary["thresholds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["kind"] == kind)
+            .unwrap()["beta"]
+            .as_f64()
+            .unwrap()
+    };
+    let (onset, linear) = (threshold("nucleation"), threshold("linear"));
+    assert!(onset < linear - 0.5, "{summary}");
+    let (h, rows) = csv(&out.join("bifurcations.csv"));
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let down_first = rows
+        .iter()
+        .find(|r| r[col("direction")] == "down" && r[col("clusters_before")] == "1")
+        .expect("the down path reaches the trivial solution");
+    // The bracket comes from the path's own points, not from s*.
+    let lo: f64 = down_first[col("bracket_lo")].parse().unwrap();
+    let hi: f64 = down_first[col("bracket_hi")].parse().unwrap();
+    assert!(lo <= onset && onset <= hi, "[{lo}, {hi}] vs 1/s* = {onset}");
+    let first = &summary["hysteresis"][0];
+    assert!(
+        (first[0].as_f64().unwrap() - onset).abs() < 1e-9,
+        "{summary}"
+    );
+    assert!(
+        (first[1].as_f64().unwrap() - linear).abs() < 1e-9,
+        "{summary}"
+    );
+}
