@@ -442,6 +442,18 @@ fn escape_in_sweep<T: Real, B: Bottleneck<T>>(
     })
 }
 
+/// [`solve_merging`] from `start`, then freed from support traps ([`escape_in_sweep`]).
+fn solve_merging_freed<T: Real, B: Bottleneck<T>>(
+    method: &B,
+    p: &Joint<T>,
+    beta: &T,
+    start: DMatrix<T>,
+    options: &AnnealOptions<T>,
+) -> Solution<T> {
+    let s = solve_merging(method, p, beta, start, options);
+    escape_in_sweep(method, p, beta, s, options)
+}
+
 /// One β of an independent sweep: from T = X (clusters only merge, so that start merges as
 /// it goes, [`solve_merging`]), from the single cluster (a fixed point, one step), from the
 /// maximal-correlation split ([`max_correlation_split`]) and from `options.restarts` random
@@ -455,8 +467,7 @@ fn solve_independent<T: Real, B: Bottleneck<T>>(
 ) -> Solution<T> {
     let nx = p.nx();
     let identity = Init::<T>::Identity.encoder(nx, nx).expect("identity start");
-    let from_identity = solve_merging(method, p, beta, identity, options);
-    let mut best = escape_in_sweep(method, p, beta, from_identity, options);
+    let mut best = solve_merging_freed(method, p, beta, identity, options);
     let mut keep_better = |s: Solution<T>| {
         // Strictly lower (ties keep the earlier start); a finite objective beats NaN.
         if s.objective < best.objective || (best.objective.is_nan() && !s.objective.is_nan()) {
@@ -476,8 +487,7 @@ fn solve_independent<T: Real, B: Bottleneck<T>>(
         &mut (),
     ));
     if let Some(split) = max_correlation_split(p, 2) {
-        let from_split = solve_merging(method, p, beta, split, options);
-        keep_better(escape_in_sweep(method, p, beta, from_split, options));
+        keep_better(solve_merging_freed(method, p, beta, split, options));
     }
     for k in 0..options.restarts as u64 {
         let random = Init::<T>::Random {
@@ -485,8 +495,7 @@ fn solve_independent<T: Real, B: Bottleneck<T>>(
         }
         .encoder(nx, nx)
         .expect("random start");
-        let from_random = solve_merging(method, p, beta, random, options);
-        keep_better(escape_in_sweep(method, p, beta, from_random, options));
+        keep_better(solve_merging_freed(method, p, beta, random, options));
     }
     best
 }
@@ -509,10 +518,7 @@ fn continue_branch<T: Real, B: Bottleneck<T>>(
             let s = solve_splitting(method, p, beta, state, options);
             escape_in_sweep(method, p, beta, s, options)
         }
-        Direction::Down => {
-            let s = solve_merging(method, p, beta, state.clone(), options);
-            escape_in_sweep(method, p, beta, s, options)
-        }
+        Direction::Down => solve_merging_freed(method, p, beta, state.clone(), options),
         Direction::Independent => solve_independent(method, p, beta, options),
     }
 }

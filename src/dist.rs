@@ -39,6 +39,7 @@ struct Cache<T> {
     ln_p_y_given_x: OnceLock<DMatrix<T>>,
     neg_entropy_rows: OnceLock<Vec<T>>,
     has_zero_conditionals: OnceLock<bool>,
+    maximal_correlation_function: OnceLock<Option<Vec<f64>>>,
 }
 
 /// The outcome of [`Joint::normalized`]: the joint and the sum it was divided by.
@@ -177,6 +178,7 @@ impl<T: Real> Joint<T> {
                 ln_p_y_given_x: OnceLock::new(),
                 neg_entropy_rows: OnceLock::new(),
                 has_zero_conditionals: OnceLock::new(),
+                maximal_correlation_function: OnceLock::new(),
             },
         }
     }
@@ -280,6 +282,17 @@ impl<T: Real> Joint<T> {
             .cache
             .has_zero_conditionals
             .get_or_init(|| self.p_y_given_x.iter().any(|v| v.is_zero()))
+    }
+
+    /// The maximal-correlation function of X scaled to max|f| = 1, computed once in f64
+    /// from this joint converted to f64
+    /// ([`crate::spectrum::maximal_correlation_function`]); `None` when ρ_m = 0 or the SVD
+    /// fails.
+    pub fn maximal_correlation_function(&self) -> Option<&[f64]> {
+        self.cache
+            .maximal_correlation_function
+            .get_or_init(|| crate::spectrum::maximal_correlation_function(&self.convert::<f64>()))
+            .as_deref()
     }
 
     /// The same joint at another precision: every entry converted (exactly from `f64`

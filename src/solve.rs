@@ -1190,7 +1190,7 @@ pub fn merged_encoder<T: Real>(s: &Solution<T>, k: usize) -> DMatrix<T> {
 pub const SPLIT_AMPLITUDE: f64 = 0.5;
 
 /// The trivial solution split in two along the maximal-correlation function f of X
-/// ([`crate::spectrum::maximal_correlation_function`], max|f| = 1):
+/// ([`Joint::maximal_correlation_function`], max|f| = 1, computed once per joint):
 /// q(t=0|x) = (1 + a f(x))/2, q(t=1|x) = (1 − a f(x))/2, a = [`SPLIT_AMPLITUDE`], padded
 /// with empty clusters to `columns` columns. Above β = 1/ρ_m² the trivial solution is a
 /// saddle whose unstable direction is f (spec ib §3.1), so this start leaves it where the
@@ -1200,7 +1200,7 @@ pub fn max_correlation_split<T: Real>(p: &Joint<T>, columns: usize) -> Option<DM
     if columns < 2 {
         return None;
     }
-    let f = crate::spectrum::maximal_correlation_function(&p.convert::<f64>())?;
+    let f = p.maximal_correlation_function()?;
     Some(DMatrix::from_fn(p.nx(), columns, |x, t| match t {
         0 => T::from_f64(0.5 * (1.0 + SPLIT_AMPLITUDE * f[x])),
         1 => T::from_f64(0.5 * (1.0 - SPLIT_AMPLITUDE * f[x])),
@@ -1228,9 +1228,9 @@ pub fn has_decoder_zero<T: Real>(p: &Joint<T>, s: &Solution<T>) -> bool {
 /// If `s` converged and has a live cluster whose decoder vanishes where p(y) > 0
 /// ([`has_decoder_zero`]), every x gives a share δ = [`SUPPORT_ESCAPE_SHARE`] of its mass
 /// to every distinct cluster, q'(t|x) = (1 − δ) q(t|x) + δ/K on [`merged_encoder`], and
-/// `solve_from` runs the iteration from there. Its result replaces `s` if its objective is lower by more than
-/// `tol`·max(1, |L|); a fixed point that is a local minimum draws the shared mass back and
-/// is kept. Repeated while the result converged and still has such a zero, at most 4
+/// `solve_from` runs the iteration from there. Its result replaces `s` if its objective is
+/// lower by more than `tol`·max(1, |L|); a fixed point that is a local minimum draws the
+/// shared mass back and is kept. Repeated while the result converged and still has such a zero, at most 4
 /// times; the returned iteration count includes these solves. A point stopped by the
 /// iteration cap is returned as it is: it is not a fixed point, and another solve would
 /// only lift the cap.
@@ -1254,14 +1254,14 @@ pub fn escape_support_trap<T: Real, B: Bottleneck<T>>(
     if !method.decoder_zeros_trap() {
         return s;
     }
+    let share = T::from_f64(SUPPORT_ESCAPE_SHARE);
+    let keep = T::one() - &share;
     for _ in 0..4 {
         if s.termination != Termination::Converged || !has_decoder_zero(p, &s) {
             break;
         }
         let k = s.clusters.len().max(1);
-        let share = T::from_f64(SUPPORT_ESCAPE_SHARE);
-        let keep = T::one() - &share;
-        let spread = share / T::from_u64(k as u64);
+        let spread = share.clone() / T::from_u64(k as u64);
         let mut start = merged_encoder(&s, k);
         for v in start.iter_mut() {
             *v = v.clone() * &keep + &spread;
