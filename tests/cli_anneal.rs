@@ -15,6 +15,11 @@ fn run_cli(args: &[&str]) -> ibex::Result<String> {
     Ok(String::from_utf8(out).unwrap())
 }
 
+/// The `summary.json` an `ibex anneal --out DIR` run wrote into `dir`.
+fn summary(dir: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
+}
+
 fn csv(path: &std::path::Path) -> (Vec<String>, Vec<Vec<String>>) {
     let text = std::fs::read_to_string(path).unwrap();
     let mut lines = text.lines();
@@ -98,8 +103,7 @@ fn anneal_writes_paths_bifurcations_and_plots() {
         svg.contains("q(y = 1|t) is 1 minus it"),
         "one chart for binary Y"
     );
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let summary = summary(&out);
     // The metastable range is exactly [1/s*, 1/rho_m^2] of the spec's binary-X example
     // (ib §5: 2.558980031697148 and 219/49): where the down path leaves its 2-cluster
     // branch and where the up path leaves the trivial one, not just the grid points
@@ -446,10 +450,7 @@ fn labels_equal_to_x_give_closed_form_ib_changes_and_no_trivial_dual_ib() {
         compared.starts_with("  (no threshold defined for both)\n"),
         "{compared}"
     );
-    let summary: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("dualib").join("summary.json")).unwrap(),
-    )
-    .unwrap();
+    let summary = summary(&dir.path().join("dualib"));
     assert!(summary["thresholds"][0]["beta"].is_null(), "{summary}");
     let (h, rows) = csv(&dir.path().join("dualib").join("path.csv"));
     let col = |name: &str| h.iter().position(|c| c == name).unwrap();
@@ -544,8 +545,7 @@ fn label_noise_lets_the_dual_ib_up_path_reach_the_down_path_on_a_joint_with_zero
     );
     let (up, down) = last_objectives(&out);
     assert!((up - down).abs() < 1e-9 * down.abs(), "up {up} down {down}");
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let summary = summary(&out);
     assert_eq!(summary["label_noise"], 0.001);
 }
 
@@ -581,9 +581,7 @@ fn restarts_and_seed_reach_the_independent_mode_and_summary() {
         .unwrap();
         let (h, rows) = csv(&out.join("path.csv"));
         let col = h.iter().position(|c| c == "objective").unwrap();
-        let summary: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
-                .unwrap();
+        let summary = summary(&out);
         let starts = &summary["paths"][0]["random_starts"];
         assert_eq!(
             starts["per_beta"],
@@ -628,8 +626,7 @@ fn on_a_joint_with_zeros_the_down_path_returns_to_the_trivial_solution_at_the_on
         out.to_str().unwrap(),
     ])
     .unwrap();
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let summary = summary(&out);
     let threshold = |kind: &str| {
         summary["thresholds"]
             .as_array()
