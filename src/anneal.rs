@@ -36,6 +36,7 @@ use crate::bifurcation::{
     split_eigenvalue_bounds, Supremum, SupremumMethod,
 };
 use crate::bottleneck::{cluster_marginal, Bottleneck, Decoder};
+pub use crate::branches::envelope;
 use crate::dist::Joint;
 use crate::info::{h_x, mutual_information};
 use crate::scalar::Real;
@@ -1677,44 +1678,6 @@ fn bisect<T: Real>(lo: &T, hi: &T, rel_tol: &T, above: impl Fn(&T) -> bool) -> (
     }
     let width = (b.clone() - a.clone()) / b.clone();
     ((a + b) / T::from_f64(2.0), width)
-}
-
-/// The points of all paths on the upper concave envelope of (I(X;T), I(T;Y)) (the IB
-/// curve), as (path index, point index), in increasing I(X;T). Branches below the envelope
-/// are metastable or sub-optimal. Points whose solve broke down (termination
-/// `non-finite`, or an infinite objective: a dual-IB cluster without a decoder) are no
-/// candidates: their encoder is not a solution.
-pub fn envelope<T: Real>(paths: &[Path<T>]) -> Vec<(usize, usize)> {
-    let mut all: Vec<(f64, f64, usize, usize)> = paths
-        .iter()
-        .enumerate()
-        .flat_map(|(i, path)| {
-            path.points
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.termination != Termination::NonFinite && s.objective.is_finite())
-                .map(move |(j, s)| (s.i_xt.to_f64(), s.i_ty.to_f64(), i, j))
-        })
-        .collect();
-    all.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.total_cmp(&a.1)));
-    // Upper hull (monotone chain), keeping only non-decreasing I(T;Y).
-    let mut hull: Vec<(f64, f64, usize, usize)> = Vec::new();
-    for pt in all {
-        if hull.last().is_some_and(|h| pt.1 <= h.1 + 1e-13) {
-            continue;
-        }
-        while hull.len() >= 2 {
-            let (o, a) = (hull[hull.len() - 2], hull[hull.len() - 1]);
-            let cross = (a.0 - o.0) * (pt.1 - o.1) - (a.1 - o.1) * (pt.0 - o.0);
-            if cross >= -1e-15 {
-                hull.pop();
-            } else {
-                break;
-            }
-        }
-        hull.push(pt);
-    }
-    hull.into_iter().map(|h| (h.2, h.3)).collect()
 }
 
 #[cfg(test)]

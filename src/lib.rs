@@ -23,6 +23,11 @@
 //! * [`spectrum`]: singular values of p(x,y)/sqrt(p(x)p(y)), the maximal correlation ρ_m
 //!   and the first critical β = 1/ρ_m².
 //! * [`io`]: CSV input with located errors. [`gen`]: reproducible standard problems.
+//! * [`bottleneck`], [`ib`], [`dual_ib`], [`dib`]: the methods; [`solve`]: their
+//!   iteration drivers.
+//! * [`anneal`]: paths across β; [`bifurcation`]: thresholds and located changes;
+//!   [`branches`]: comparing the paths (the envelope, hysteresis, metastable stretches).
+//! * [`ntk`]: NNGP/NTK kernels and the infinite ensemble's information.
 //! * `cli` (feature `cli`): the `ibex` command line.
 //!
 //! ## Quick start
@@ -50,6 +55,7 @@
 pub mod anneal;
 pub mod bifurcation;
 pub mod bottleneck;
+pub mod branches;
 pub mod dib;
 pub mod dist;
 pub mod dual_ib;

@@ -11,6 +11,7 @@ use ibex::anneal::{
     Path,
 };
 use ibex::bifurcation::sdpi_constant;
+use ibex::branches::{metastable_stretches, OBJECTIVES_DIFFER};
 use ibex::dual_ib::DualIb;
 use ibex::ib::Ib;
 use ibex::info::{self, nats_to_bits};
@@ -214,6 +215,53 @@ fn binary_x_onset_hysteresis_and_exact_envelope() {
     // vanishing cluster already pays (ibex's encoder at 2.5593859: L = -1.4438e-8).
     assert!(binary_x_envelope(2.5589).abs() < 1e-14);
     assert!(binary_x_envelope(2.5593859166745836) < -1.4438e-8);
+}
+
+/// The metastable stretch of the binary-X example against the exact envelope L*(beta):
+/// the up path stays on the trivial solution (L = 0) up to 1/rho_m^2 while the optimum is
+/// L*(beta) < 0 from 1/eta_KL on, so exactly the shared grid points where 0 − L*(beta)
+/// exceeds the reporting threshold are flagged, on the up path, with the excess −L*(beta).
+/// The down path, on the optimum, is never flagged.
+#[test]
+fn binary_x_metastable_stretch_is_the_up_path_against_the_exact_envelope() {
+    let j = example::<f64>(BINARY_X);
+    let opts = options::<f64>(true);
+    let betas = log_grid(1.0, 10.0, 30);
+    let up = anneal(&Ib, &j, &betas, Direction::Up, &opts, &|_| {});
+    let down = anneal(&Ib, &j, &betas, Direction::Down, &opts, &|_| {});
+    let expected: Vec<(f64, f64)> = up
+        .points
+        .iter()
+        .filter(|u| u.termination == Termination::Converged)
+        .filter(|u| down.points.iter().any(|d| d.beta == u.beta))
+        .map(|u| (u.beta, u.objective - binary_x_envelope(u.beta)))
+        .filter(|(_, excess)| *excess > OBJECTIVES_DIFFER)
+        .collect();
+    assert!(expected.len() >= 5, "{expected:?}");
+    assert!(expected
+        .iter()
+        .all(|(b, _)| *b > 2.558980031697148 && *b < 219.0 / 49.0));
+    let stretches = metastable_stretches(&[up, down]);
+    assert_eq!(stretches.len(), 1, "{stretches:?}");
+    let m = &stretches[0];
+    assert_eq!(
+        (m.direction, m.best_direction),
+        (Direction::Up, Direction::Down)
+    );
+    assert_eq!(m.points, expected.len());
+    assert_eq!(m.beta_first, expected[0].0);
+    assert_eq!(m.beta_last, expected[expected.len() - 1].0);
+    let (beta_worst, worst) = expected
+        .iter()
+        .copied()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap();
+    assert_eq!(m.beta_max_excess, beta_worst);
+    assert!(
+        (m.max_excess - worst).abs() < 1e-9,
+        "{} vs {worst}",
+        m.max_excess
+    );
 }
 
 #[test]

@@ -11,14 +11,15 @@ use serde_json::json;
 use super::solve::{parse_beta, parse_stop, AccelerationArg};
 use super::{emit, JointInput};
 use crate::anneal::{
-    anneal, envelope, locate_sharing_onset, sdpi_lower_bound, trivial_onset_constant,
-    AnnealOptions, Bifurcation, Direction, Kind, Path,
+    anneal, locate_sharing_onset, sdpi_lower_bound, trivial_onset_constant, AnnealOptions,
+    Bifurcation, Direction, Kind, Path,
 };
 use crate::bifurcation::{
     dual_nucleation_test_within, dual_split_eigenvalues, ib_split_eigenvalues, largest_indices,
     Supremum,
 };
 use crate::bottleneck::Bottleneck;
+use crate::branches::{envelope, hysteresis_ranges, metastable_stretches, Metastable};
 use crate::dual_ib::DualIb;
 use crate::error::{Error, Result};
 use crate::ib::Ib;
@@ -359,6 +360,7 @@ fn run_method<T: Real, B: Bottleneck<T>>(
     }
     let thresholds = trivial_thresholds(method.name(), p, onset);
     let hysteresis = hysteresis_ranges(&paths, &bifurcations);
+    let metastable = metastable_stretches(&paths);
     let on_envelope = envelope(&paths);
     let check = onset_check(method.name(), onset, &paths);
     let dual_check = eta_dual_check(method.name(), p, onset);
@@ -371,6 +373,7 @@ fn run_method<T: Real, B: Bottleneck<T>>(
             .or(dual_check.as_ref())
             .map(|(text, _)| text.as_str()),
         &hysteresis,
+        &metastable,
     );
     if let Some(epsilon) = &file.label_noise {
         table.insert_str(0, &label_noise_line(epsilon));
@@ -404,6 +407,15 @@ fn run_method<T: Real, B: Bottleneck<T>>(
         "h_x_bits": nats_to_bits(&h_x(p)).to_f64(),
         "thresholds": thresholds.iter().map(|(k, v, how)| json!({"kind": k, "beta": v.as_ref().map(|v| v.to_f64()), "beta_decimal": v.as_ref().map(|v| v.to_decimal()), "how": how})).collect::<Vec<_>>(),
         "hysteresis": hysteresis.iter().map(|(a, b)| json!([a.to_f64(), b.to_f64()])).collect::<Vec<_>>(),
+        "metastable": metastable.iter().map(|m| json!({
+            "direction": m.direction.as_str(),
+            "beta_first": m.beta_first.to_f64(),
+            "beta_last": m.beta_last.to_f64(),
+            "points": m.points,
+            "max_excess_nats": m.max_excess.to_f64(),
+            "beta_max_excess": m.beta_max_excess.to_f64(),
+            "best_direction": m.best_direction.as_str(),
+        })).collect::<Vec<_>>(),
         "s_star_check": check.map(|(_, v)| v),
         "eta_dual_check": dual_check.map(|(_, v)| v),
         "paths": paths.iter().map(|p| {
@@ -644,78 +656,6 @@ fn trivial_thresholds<T: Real>(
     out
 }
 
-/// β ranges where a metastable branch coexists with the better one: the shared grid
-/// points where the up and down paths reach different objectives, and the range between
-/// the same change of the cluster count located going up and going down (when they differ
-/// by more than their tolerances); overlapping ranges merged.
-fn hysteresis_ranges<T: Real>(paths: &[Path<T>], located: &[Bifurcation<T>]) -> Vec<(T, T)> {
-    let (Some(up), Some(down)) = (
-        paths.iter().find(|p| p.direction == Direction::Up),
-        paths.iter().find(|p| p.direction == Direction::Down),
-    ) else {
-        return Vec::new();
-    };
-    let mut ranges: Vec<(T, T)> = Vec::new();
-    let mut open: Option<(T, T)> = None;
-    for u in &up.points {
-        let Some(d) = down.points.iter().find(|d| d.beta == u.beta) else {
-            continue;
-        };
-        let scale = u.objective.abs().max_of(T::one());
-        let differ = (u.objective.clone() - &d.objective).abs() > T::from_f64(1e-7) * scale;
-        match (&mut open, differ) {
-            (Some(r), true) => r.1 = u.beta.clone(),
-            (None, true) => open = Some((u.beta.clone(), u.beta.clone())),
-            (Some(_), false) => ranges.push(open.take().expect("open range")),
-            (None, false) => {}
-        }
-    }
-    ranges.extend(open);
-    // The same change of the cluster count located at different betas going up and going
-    // down: between the two the branches coexist, whether or not a grid point fell there.
-    let located_change = |b: &&Bifurcation<T>| b.kind != Kind::Unlocated;
-    for u in located
-        .iter()
-        .filter(located_change)
-        .filter(|b| b.direction == Direction::Up)
-    {
-        let counts = (u.clusters_before, u.clusters_after);
-        let nearest = located
-            .iter()
-            .filter(located_change)
-            .filter(|d| d.direction == Direction::Down)
-            .filter(|d| (d.clusters_before, d.clusters_after) == counts)
-            .min_by(|a, b| {
-                let (da, db) = (
-                    (a.beta_located.clone() - &u.beta_located).abs(),
-                    (b.beta_located.clone() - &u.beta_located).abs(),
-                );
-                da.partial_cmp(&db).unwrap_or(std::cmp::Ordering::Equal)
-            });
-        if let Some(d) = nearest {
-            let (lo, hi) = if d.beta_located < u.beta_located {
-                (d.beta_located.clone(), u.beta_located.clone())
-            } else {
-                (u.beta_located.clone(), d.beta_located.clone())
-            };
-            let apart = (hi.clone() - &lo) / &hi;
-            if apart > u.tolerance.clone() + &d.tolerance {
-                ranges.push((lo, hi));
-            }
-        }
-    }
-    // Overlapping ranges are one.
-    ranges.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
-    let mut merged: Vec<(T, T)> = Vec::new();
-    for r in ranges {
-        match merged.last_mut() {
-            Some(last) if r.0 <= last.1 => last.1 = last.1.clone().max_of(r.1),
-            _ => merged.push(r),
-        }
-    }
-    merged
-}
-
 fn opt(v: &Option<impl Real>) -> String {
     v.as_ref().map_or(String::new(), |v| v.to_decimal())
 }
@@ -726,6 +666,7 @@ fn bifurcation_table<T: Real>(
     thresholds: &[Threshold<T>],
     onset_check: Option<&str>,
     hysteresis: &[(T, T)],
+    metastable: &[Metastable<T>],
 ) -> String {
     let mut s = format!("trivial-solution thresholds ({method}):\n");
     for (kind, v, how) in thresholds {
@@ -794,6 +735,33 @@ fn bifurcation_table<T: Real>(
             "hysteresis: up and down sweeps differ for beta in [{:.6}, {:.6}] (metastable branch)\n",
             a.to_f64(),
             b.to_f64()
+        ));
+    }
+    // One line per path: the stretches themselves are in summary.json.
+    for direction in [Direction::Up, Direction::Down, Direction::Independent] {
+        let mine: Vec<&Metastable<T>> = metastable
+            .iter()
+            .filter(|m| m.direction == direction)
+            .collect();
+        let Some(worst) = mine.iter().max_by(|a, b| {
+            a.max_excess
+                .partial_cmp(&b.max_excess)
+                .unwrap_or(std::cmp::Ordering::Equal)
+        }) else {
+            continue;
+        };
+        let points: usize = mine.iter().map(|m| m.points).sum();
+        s.push_str(&format!(
+            "metastable: the {} path lies above the best point found at {points} grid point(s) \
+             in {} stretch(es) within beta [{:.6}, {:.6}], by up to {:.3e} nats (at beta {:.6}, \
+             below it: {}); the stretches are in summary.json\n",
+            direction.as_str(),
+            mine.len(),
+            mine[0].beta_first.to_f64(),
+            mine[mine.len() - 1].beta_last.to_f64(),
+            worst.max_excess.to_f64(),
+            worst.beta_max_excess.to_f64(),
+            worst.best_direction.as_str()
         ));
     }
     s
