@@ -50,6 +50,10 @@ fn plot_error(path: &Path, e: impl std::fmt::Display) -> Error {
     )
 }
 
+/// The widest x range drawn on a logarithmic axis (x1/x0); wider ones are drawn as
+/// log10 x on a linear axis.
+const LOG_AXIS_MAX_RATIO: f64 = 1e300;
+
 fn usable(p: &(f64, f64), log_x: bool) -> bool {
     p.0.is_finite() && p.1.is_finite() && (!log_x || p.0 > 0.0)
 }
@@ -230,6 +234,34 @@ where
         )?;
         return Ok(());
     };
+    // x0 and x1 are finite and positive here, so the ratio is a number (or +inf).
+    if log_x && x1 / x0 > LOG_AXIS_MAX_RATIO {
+        // plotters' logarithmic axis loops without end when x1/x0 overflows an f64 (its
+        // count of decades becomes infinite): such ranges are drawn as log10 x on a linear
+        // axis instead.
+        let log10: Vec<Series> = series
+            .iter()
+            .map(|s| Series {
+                points: s
+                    .points
+                    .iter()
+                    .map(|&(x, y)| (if x > 0.0 { x.log10() } else { f64::NAN }, y))
+                    .collect(),
+                ..s.clone()
+            })
+            .collect();
+        let label = format!("log10 {x_label}");
+        return chart(
+            area,
+            title,
+            caption_size,
+            x_labels,
+            &label,
+            y_label,
+            false,
+            &log10,
+        );
+    }
     let pad = (y1 - y0) * 0.05;
     let (y0, y1) = (y0 - pad, y1 + pad);
     let mut builder = ChartBuilder::on(area);
@@ -359,6 +391,14 @@ mod tests {
         assert!(text.contains("<svg") && text.lines().any(|l| l.trim() == "a"));
         let bytes = std::fs::read(&png).unwrap();
         assert_eq!(&bytes[1..4], b"PNG");
+        // A log range wider than an f64 can divide (1e-300 to 1e300) is drawn as log10 x
+        // (plotters' own log axis never returns there).
+        let wide = vec![Series::new(
+            "w",
+            vec![(1e-300, 1.0), (1.0, 2.0), (1e300, 3.0)],
+        )];
+        let [svg, _] = line_plot(&stem, "wide", "beta", "y", true, &wide).unwrap();
+        assert!(std::fs::read_to_string(svg).unwrap().contains("log10 beta"));
         let [svg, _] = line_plot(&stem, "empty", "x", "y", false, &[]).unwrap();
         assert!(std::fs::read_to_string(svg)
             .unwrap()

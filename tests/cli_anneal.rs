@@ -788,3 +788,60 @@ fn metastable_stretches_compare_every_path_with_the_best_point() {
     });
     assert!(agreeing_above, "{stretches:?}\n{hysteresis:?}");
 }
+
+/// A grid over the whole f64 range finishes (plotters' log axis never returned when
+/// beta_max/beta_min overflowed an f64; such plots now draw log10 beta) and the table
+/// prints large betas in exponent form, not as 301 digits. Independent X and Y have no
+/// threshold at all, and the table says so.
+#[test]
+fn extreme_beta_ranges_finish_and_print_short_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let dsbs = dir.path().join("dsbs.csv");
+    std::fs::write(&dsbs, "0.4,0.1\n0.1,0.4\n").unwrap();
+    let out = dir.path().join("run");
+    let text = run_cli(&[
+        "anneal",
+        dsbs.to_str().unwrap(),
+        "--beta-min",
+        "1e-300",
+        "--beta-max",
+        "1e300",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .unwrap();
+    assert!(!text.contains("00000000000000000000"), "{text}");
+    let svg = std::fs::read_to_string(out.join("information_plane.svg")).unwrap();
+    assert!(svg.contains("<svg"));
+    let diagram = std::fs::read_to_string(out.join("bifurcation_diagram.svg")).unwrap();
+    assert!(diagram.contains("log10 beta"), "the diagram's x axis");
+    // DSBS with E = 0.2: the split at 1/(1 - 2E)^2 = 1/0.36, located on this grid too.
+    let (h, rows) = csv(&out.join("bifurcations.csv"));
+    let located = h.iter().position(|c| c == "beta_located").unwrap();
+    let first: f64 = rows[0][located].parse().unwrap();
+    assert!((first - 1.0 / 0.36).abs() < 1e-9 * first, "{first}");
+    // At a single beta = 1e300 the s* check names that beta.
+    let text = run_cli(&["bifurcations", dsbs.to_str().unwrap(), "--betas", "1e300"]).unwrap();
+    assert!(text.contains("beta = 1.000000e300"), "{text}");
+    assert!(!text.contains("00000000000000000000"), "{text}");
+
+    let independent = dir.path().join("independent.csv");
+    std::fs::write(&independent, "0.3,0.2\n0.3,0.2\n").unwrap();
+    let text = run_cli(&[
+        "bifurcations",
+        independent.to_str().unwrap(),
+        "--method",
+        "both",
+        "--beta-min",
+        "0.1",
+        "--beta-max",
+        "10",
+    ])
+    .unwrap();
+    assert_eq!(
+        text.matches("none: the splitting eigenvalue and the onset constant are 0")
+            .count(),
+        2,
+        "{text}"
+    );
+}

@@ -2,8 +2,8 @@
 //! rows 2-6, 9, 14, 15; produced by mpmath scripts, values copied here with their source).
 
 use ibex::bifurcation::{
-    dual_nucleation_constant, dual_split_eigenvalues, ib_split_eigenvalues, sdpi_constant,
-    SupremumMethod,
+    dual_nucleation_constant, dual_split_eigenvalues, ib_split_eigenvalues, is_rounding_level,
+    sdpi_constant, SupremumMethod,
 };
 use ibex::io::{read_joint, ReadOptions};
 use ibex::scalar::{Mp256, Real};
@@ -692,4 +692,51 @@ fn eta_dual_with_zeros_reaches_the_brute_force_maximum_over_the_closed_simplex()
             *ibex::bifurcation::dual_nucleation_test(&j, &(onset * (1.0 + 1e-6)), &t).value();
         assert!(below <= 1.0 + 1e-12 && above > 1.0, "{below} {above}");
     }
+}
+
+fn joint_from<T: Real>(text: &str) -> Joint<T> {
+    let options = ReadOptions {
+        normalize: true,
+        ..ReadOptions::default()
+    };
+    ibex::io::parse_joint::<T>("t", text, &options)
+        .unwrap()
+        .joint
+}
+
+/// Independent X and Y: every constant of the trivial solution is 0, not the 1e-28 to
+/// 1e-33 that rounding gave before (thresholds and onsets of 1e27 to 1e33). In f64 also
+/// for a product written with rounding (17 digits, as a user's file has them); at 256
+/// bits that file is a real dependence at the 1e-17 level and is not tested there. A
+/// weakly dependent DSBS, 1 − 2E = 1e-6, keeps its closed form s* = rho_m^2 = (1 − 2E)^2
+/// = 1e-12 (Ahlswede-Gacs), far above the rounding floor, so the floor does not eat real
+/// dependence.
+#[test]
+fn independent_joints_have_zero_constants_and_weak_dependence_keeps_its_own() {
+    fn check<T: Real>(products: &[&str]) {
+        for text in products {
+            let j = joint_from::<T>(text);
+            let ib = ib_split_eigenvalues(&j, &trivial(&j))[0].clone().unwrap();
+            assert!(is_rounding_level(&j, &ib), "{text}: {}", ib.to_f64());
+            let dual = dual_split_eigenvalues(&j, &trivial(&j))[0].clone().unwrap();
+            assert!(is_rounding_level(&j, &dual), "{text}: {}", dual.to_f64());
+            for s in [sdpi_constant(&j), dual_nucleation_constant(&j)] {
+                assert!(s.value.is_zero(), "{text}: {}", s.value.to_f64());
+                assert_eq!(s.method, SupremumMethod::LocalLimit);
+            }
+        }
+        let e = 0.5 - 5e-7;
+        let j = joint_from::<T>(&format!("{},{e}\n{e},{}\n", 1.0 - e, 1.0 - e));
+        let s = sdpi_constant(&j).value.to_f64();
+        assert!((s - 1e-12).abs() < 1e-6 * 1e-12, "{s}");
+        let dual = dual_nucleation_constant(&j).value.to_f64();
+        assert!(dual > 1e-14 && dual.is_finite(), "{dual}");
+    }
+    // 0.37, 0.63 times 0.21, 0.79, exactly in decimal.
+    let exact = ["0.3,0.2\n0.3,0.2\n", "0.0777,0.2923\n0.1323,0.4977\n"];
+    let rounded = "0.06999999999999999,0.16666666666666666,0.09666666666666665\n\
+                   0.11918918918918918,0.28378378378378377,0.16459459459459458\n\
+                   0.020810810810810806,0.04954954954954954,0.028738738738738733\n";
+    check::<f64>(&[exact[0], exact[1], rounded]);
+    check::<Mp256>(&exact);
 }

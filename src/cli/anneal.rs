@@ -15,8 +15,8 @@ use crate::anneal::{
     Bifurcation, Direction, Kind, Path,
 };
 use crate::bifurcation::{
-    dual_nucleation_test_within, dual_split_eigenvalues, ib_split_eigenvalues, largest_indices,
-    Supremum,
+    dual_nucleation_test_within, dual_split_eigenvalues, ib_split_eigenvalues, is_rounding_level,
+    largest_indices, Supremum,
 };
 use crate::bottleneck::Bottleneck;
 use crate::branches::{envelope, hysteresis_ranges, metastable_stretches, Metastable};
@@ -270,9 +270,9 @@ pub(crate) fn sweep_into<T: Real>(
                     continue;
                 };
                 text.push_str(&format!(
-                    "  {kind:<10} IB {:.15}  dual IB {:.15}  (dual / IB = {:.6})\n",
-                    a.to_f64(),
-                    b.to_f64(),
+                    "  {kind:<10} IB {}  dual IB {}  (dual / IB = {:.6})\n",
+                    beta_text(a.to_f64(), 15),
+                    beta_text(b.to_f64(), 15),
                     (b.clone() / a.clone()).to_f64()
                 ));
             }
@@ -459,14 +459,14 @@ fn critical_points_compared<T: Real>(ib: &[Bifurcation<T>], dual: &[Bifurcation<
         {
             any = true;
             s.push_str(&format!(
-                "  {:<11} {:>3}->{:<3} IB {:<10} {:.15}  dual IB {:<10} {:.15}  (dual / IB = {:.6})\n",
+                "  {:<11} {:>3}->{:<3} IB {:<10} {}  dual IB {:<10} {}  (dual / IB = {:.6})\n",
                 a.direction.as_str(),
                 a.clusters_before,
                 a.clusters_after,
                 a.kind.as_str(),
-                a.beta_located.to_f64(),
+                beta_text(a.beta_located.to_f64(), 15),
                 b.kind.as_str(),
-                b.beta_located.to_f64(),
+                beta_text(b.beta_located.to_f64(), 15),
                 (b.beta_located.clone() / a.beta_located.clone()).to_f64()
             ));
         }
@@ -513,22 +513,22 @@ fn onset_check<T: Real>(
     let text = if consistent {
         format!(
             "  check      s* = {:.12} >= {:.12}, the largest I(T;Y)/I(X;T) on the paths \
-             ({} path, beta = {:.6}): consistent\n",
+             ({} path, beta = {}): consistent\n",
             s_star.to_f64(),
             ratio.to_f64(),
             direction.as_str(),
-            beta.to_f64()
+            beta_text(beta.to_f64(), 6)
         )
     } else {
         format!(
-            "warning: the {} path at beta = {:.6} has I(T;Y)/I(X;T) = {:.12}, above s* = {:.12} \
+            "warning: the {} path at beta = {} has I(T;Y)/I(X;T) = {:.12}, above s* = {:.12} \
              from the supremum search, which has missed the global supremum: the nucleation \
-             onset from the trivial solution is at most {:.12}, below the 1/s* reported\n",
+             onset from the trivial solution is at most {}, below the 1/s* reported\n",
             direction.as_str(),
-            beta.to_f64(),
+            beta_text(beta.to_f64(), 6),
             ratio.to_f64(),
             s_star.to_f64(),
-            (T::one() / ratio.clone()).to_f64()
+            beta_text((T::one() / ratio.clone()).to_f64(), 12)
         )
     };
     let value = json!({
@@ -581,18 +581,18 @@ fn eta_dual_check<T: Real>(
     let consistent = growth <= T::from_f64(1e-12);
     let text = if consistent {
         format!(
-            "  check      no new cluster grows at beta = {:.12} = (1 - 1e-6)/eta_dual (max c(q) - 1 = {:.1e}, dual nucleation test): consistent\n",
-            beta.to_f64(),
+            "  check      no new cluster grows at beta = {} = (1 - 1e-6)/eta_dual (max c(q) - 1 = {:.1e}, dual nucleation test): consistent\n",
+            beta_text(beta.to_f64(), 12),
             growth.to_f64()
         )
     } else {
         format!(
-            "warning: a new cluster already grows from the trivial solution at beta = {:.12} \
-             (max c(q) - 1 = {:.3e}, dual nucleation test), below 1/eta_dual = {:.12}: the \
+            "warning: a new cluster already grows from the trivial solution at beta = {} \
+             (max c(q) - 1 = {:.3e}, dual nucleation test), below 1/eta_dual = {}: the \
              eta_dual search missed the supremum, and the onset is lower than reported\n",
-            beta.to_f64(),
+            beta_text(beta.to_f64(), 12),
             growth.to_f64(),
-            (T::one() / eta).to_f64()
+            beta_text((T::one() / eta).to_f64(), 12)
         )
     };
     let value = json!({
@@ -633,7 +633,7 @@ fn trivial_thresholds<T: Real>(
     let nuc = onset
         .get_or_init(|| trivial_onset_constant(method, p))
         .as_ref();
-    if let Some(l) = lin.filter(|l| !l.is_zero()) {
+    if let Some(l) = lin.filter(|l| !is_rounding_level(p, l)) {
         let name = if method == "dualib" {
             "1/lambda_dual"
         } else {
@@ -656,6 +656,16 @@ fn trivial_thresholds<T: Real>(
     out
 }
 
+/// A beta for the printed tables: `digits` decimals, in exponent form outside [1e-4, 1e6)
+/// (so that beta = 1e300 prints as 1.000000e300, not as 301 digits).
+fn beta_text(v: f64, digits: usize) -> String {
+    if v != 0.0 && v.is_finite() && !(1e-4..1e6).contains(&v.abs()) {
+        format!("{v:.digits$e}")
+    } else {
+        format!("{v:.digits$}")
+    }
+}
+
 fn opt(v: &Option<impl Real>) -> String {
     v.as_ref().map_or(String::new(), |v| v.to_decimal())
 }
@@ -669,6 +679,12 @@ fn bifurcation_table<T: Real>(
     metastable: &[Metastable<T>],
 ) -> String {
     let mut s = format!("trivial-solution thresholds ({method}):\n");
+    if thresholds.is_empty() {
+        s.push_str(
+            "  none: the splitting eigenvalue and the onset constant are 0, so the trivial \
+             solution is optimal at every beta (as when X and Y are independent)\n",
+        );
+    }
     for (kind, v, how) in thresholds {
         let value = v
             .as_ref()
@@ -687,8 +703,8 @@ fn bifurcation_table<T: Real>(
             b.kind.as_str(),
             b.beta_predicted
                 .as_ref()
-                .map_or("-".to_string(), |v| format!("{:.17}", v.to_f64())),
-            format!("{:.17}", b.beta_located.to_f64()),
+                .map_or("-".to_string(), |v| beta_text(v.to_f64(), 17)),
+            beta_text(b.beta_located.to_f64(), 17),
             b.tolerance.to_f64(),
             format!("{}->{}", b.clusters_before, b.clusters_after),
             b.iterations_near
@@ -732,9 +748,9 @@ fn bifurcation_table<T: Real>(
     }
     for (a, b) in hysteresis {
         s.push_str(&format!(
-            "hysteresis: up and down sweeps differ for beta in [{:.6}, {:.6}] (metastable branch)\n",
-            a.to_f64(),
-            b.to_f64()
+            "hysteresis: up and down sweeps differ for beta in [{}, {}] (metastable branch)\n",
+            beta_text(a.to_f64(), 6),
+            beta_text(b.to_f64(), 6)
         ));
     }
     // One line per path: the stretches themselves are in summary.json.
@@ -753,14 +769,14 @@ fn bifurcation_table<T: Real>(
         let points: usize = mine.iter().map(|m| m.points).sum();
         s.push_str(&format!(
             "metastable: the {} path lies above the best point found at {points} grid point(s) \
-             in {} stretch(es) within beta [{:.6}, {:.6}], by up to {:.3e} nats (at beta {:.6}, \
+             in {} stretch(es) within beta [{}, {}], by up to {:.3e} nats (at beta {}, \
              below it: {}); the stretches are in summary.json\n",
             direction.as_str(),
             mine.len(),
-            mine[0].beta_first.to_f64(),
-            mine[mine.len() - 1].beta_last.to_f64(),
+            beta_text(mine[0].beta_first.to_f64(), 6),
+            beta_text(mine[mine.len() - 1].beta_last.to_f64(), 6),
             worst.max_excess.to_f64(),
-            worst.beta_max_excess.to_f64(),
+            beta_text(worst.beta_max_excess.to_f64(), 6),
             worst.best_direction.as_str()
         ));
     }
