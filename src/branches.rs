@@ -146,7 +146,8 @@ pub struct Metastable<T> {
     pub max_excess: T,
     /// The β of the largest excess.
     pub beta_max_excess: T,
-    /// The path that reached the lowest objective there.
+    /// The path that reached the lowest objective there (the first, in the order the
+    /// paths were given, within [`OBJECTIVES_DIFFER`] of it).
     pub best_direction: Direction,
 }
 
@@ -167,20 +168,31 @@ pub fn metastable_stretches<T: Real>(paths: &[Path<T>]) -> Vec<Metastable<T>> {
     let usable = |s: &crate::solve::Solution<T>| {
         s.termination != Termination::NonFinite && s.objective.is_finite()
     };
-    // The lowest objective at a beta, with its path, if two or more paths have that beta.
+    // The lowest objective at a beta, if two or more paths have that beta, with the first
+    // path (in the order given) that reaches it up to OBJECTIVES_DIFFER: where the down
+    // sweep and the independent mode tie to rounding, the sweep is named.
     let best_at = |beta: &T| -> Option<(T, Direction)> {
-        let mut holders = 0;
-        let mut best: Option<(T, Direction)> = None;
-        for path in paths {
-            let Some(s) = path.points.iter().find(|s| s.beta == *beta) else {
-                continue;
-            };
-            holders += 1;
-            if usable(s) && best.as_ref().is_none_or(|(b, _)| s.objective < *b) {
-                best = Some((s.objective.clone(), path.direction));
-            }
+        let here: Vec<(&Path<T>, &crate::solve::Solution<T>)> = paths
+            .iter()
+            .filter_map(|path| {
+                path.points
+                    .iter()
+                    .find(|s| s.beta == *beta)
+                    .map(|s| (path, s))
+            })
+            .collect();
+        if here.len() < 2 {
+            return None;
         }
-        best.filter(|_| holders >= 2)
+        let lowest = here
+            .iter()
+            .filter(|(_, s)| usable(s))
+            .map(|(_, s)| s.objective.clone())
+            .reduce(|a, b| a.min_of(b))?;
+        let (path, _) = here
+            .iter()
+            .find(|(_, s)| usable(s) && !differ(&s.objective, &lowest))?;
+        Some((lowest, path.direction))
     };
     let mut out = Vec::new();
     for path in paths {

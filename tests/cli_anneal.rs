@@ -763,6 +763,22 @@ fn metastable_stretches_compare_every_path_with_the_best_point() {
             (reported - worst).abs() <= 1e-12 * worst.max(1.0),
             "{m}: {worst}"
         );
+        // The path named as lowest: the first of up, down, independent within the
+        // threshold of the lowest objective at the worst beta.
+        let at = m["beta_max_excess"].as_f64().unwrap();
+        let lowest = best(at);
+        let first = ["up", "down", "independent"]
+            .into_iter()
+            .find(|dir| {
+                points.iter().any(|p| {
+                    p.0 == *dir
+                        && p.1 == at
+                        && p.2.is_finite()
+                        && (p.2 - lowest).abs() <= 1e-7 * p.2.abs().max(1.0)
+                })
+            })
+            .unwrap();
+        assert_eq!(m["best_direction"], first, "{m}");
         listed.extend(inside);
     }
     let key =
