@@ -1157,3 +1157,61 @@ fn a_joint_with_y_equal_to_x_changes_at_beta_one_and_up_sweeps_pass_its_neutral_
         }
     }
 }
+
+/// A weakly first-order onset (1/s* = 1.20961 just below 1/rho_m^2 = 1.21100) on a 4x3
+/// joint from the random-joint fuzz of 2026-12-05 (file k279): the down path has to keep
+/// the two-cluster branch below 1/rho_m^2 down to the onset. Anderson's extrapolation
+/// from the down state at beta = 1.21111 jumped into the trivial solution at 1.20999,
+/// where the branch still exists (plain iteration and SQUAREM stay on it, L = -5.26e-7),
+/// so the down path located its 1 -> 2 change at 1/rho_m^2 (linear) and missed the onset.
+/// The down step now solves a collapse to one cluster again with SQUAREM. The located
+/// change is checked against s* from the supremum search (a different computation: a
+/// search over input distributions, not a path), and the branch's objective against 0.
+#[test]
+fn the_down_path_keeps_a_weakly_first_order_branch_down_to_its_onset() {
+    let text = "0.026710,0.071314,0.252394\n0.004359,0.000721,0.005180\n\
+                0.000055,0.001527,0.026356\n0.595109,0.016274,0.000000\n";
+    let options_read = ReadOptions {
+        normalize: true,
+        ..ReadOptions::default()
+    };
+    let j = parse_joint::<f64>("k279", text, &options_read)
+        .unwrap()
+        .joint;
+    let onset = 1.0 / sdpi_constant(&j).value;
+    let linear = MaximalCorrelation::of(&j).beta_critical_first;
+    assert!(
+        onset < linear - 1e-3 && onset > linear - 2e-3,
+        "{onset} {linear}"
+    );
+    let opts = options::<f64>(true);
+    let down = anneal(
+        &Ib,
+        &j,
+        &log_grid(0.5, 50.0, 40),
+        Direction::Down,
+        &opts,
+        &|_| {},
+    );
+    let inside: Vec<_> = down
+        .points
+        .iter()
+        .filter(|s| s.beta > onset && s.beta < linear)
+        .collect();
+    assert!(!inside.is_empty(), "no grid point in [1/s*, 1/rho_m^2]");
+    for s in &inside {
+        assert_eq!(s.clusters.len(), 2, "beta {}", s.beta);
+        assert!(s.objective < -1e-7, "beta {}: L {}", s.beta, s.objective);
+    }
+    let located = locate(&Ib, &j, &down, &opts, &1e-10);
+    let first = located
+        .iter()
+        .find(|b| (b.clusters_before, b.clusters_after) == (1, 2))
+        .expect("the 1 -> 2 change");
+    assert_eq!(first.kind, Kind::Nucleation);
+    assert!(
+        (first.beta_located - onset).abs() < 1e-9 * onset,
+        "{} vs 1/s* {onset}",
+        first.beta_located
+    );
+}
