@@ -171,7 +171,7 @@ fn duplicate<T: Real>(enc: &DMatrix<T>, selected: &[bool]) -> (DMatrix<T>, Vec<(
 /// their columns from every step. The result reports the total evaluations; the
 /// iteration cap is the whole run's. The chunks are driven by
 /// `options.stop.acceleration.for_merging()` (Anderson for
-/// [`Acceleration::Auto`](crate::solve::Acceleration::Auto)).
+/// [`Acceleration::Auto`]).
 pub fn solve_merging<T: Real, B: Bottleneck<T>>(
     method: &B,
     p: &Joint<T>,
