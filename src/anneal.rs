@@ -42,8 +42,8 @@ use crate::info::{h_x, mutual_information};
 use crate::scalar::Real;
 pub use crate::solve::merged_encoder;
 use crate::solve::{
-    escape_support_trap, max_correlation_split, normalize_rows, solve, Acceleration, Init,
-    MergeTol, Solution, Stop, Termination,
+    escape_support_trap, keep_lower, max_correlation_split, normalize_rows, solve, Acceleration,
+    Init, MergeTol, Solution, Stop, Termination,
 };
 
 /// Which way the continuation runs.
@@ -459,7 +459,7 @@ fn solve_merging_freed<T: Real, B: Bottleneck<T>>(
 /// When that collapses a branch of two or more clusters to a single cluster (the trivial
 /// solution) and the solve was Anderson-accelerated, the same start is solved again with
 /// SQUAREM, and its result kept if its objective is lower by more than
-/// tol · max(1, |L|) (its evaluations are counted either way). Anderson's extrapolation
+/// tol · max(1, |L|) ([`keep_lower`]; its evaluations are counted either way). Anderson's extrapolation
 /// can jump from a weakly first-order branch into the trivial solution's basin while the
 /// branch still exists: on a 4x3 joint (`tests/anneal.rs`) at β = 1.20999, between
 /// 1/s* = 1.20961 and 1/ρ_m² = 1.21100, Anderson from the down state at β = 1.21111 ends
@@ -474,7 +474,7 @@ fn down_step<T: Real, B: Bottleneck<T>>(
     state: &DMatrix<T>,
     options: &AnnealOptions<T>,
 ) -> Solution<T> {
-    let mut s = solve_merging_freed(method, p, beta, state.clone(), options);
+    let s = solve_merging_freed(method, p, beta, state.clone(), options);
     let collapsed = s.clusters.len() == 1 && state.ncols() >= 2;
     if !collapsed || options.stop.acceleration.for_merging() != Acceleration::Anderson {
         return s;
@@ -486,16 +486,8 @@ fn down_step<T: Real, B: Bottleneck<T>>(
             .with_acceleration(Acceleration::Squarem),
         ..options.clone()
     };
-    let mut other = solve_merging_freed(method, p, beta, state.clone(), &squarem);
-    let margin = options.stop.tol.clone() * s.objective.clone().abs().max_of(T::one());
-    let evaluations = s.iterations + other.iterations;
-    if other.objective < s.objective.clone() - margin {
-        other.iterations = evaluations;
-        other
-    } else {
-        s.iterations = evaluations;
-        s
-    }
+    let other = solve_merging_freed(method, p, beta, state.clone(), &squarem);
+    keep_lower(s, other, &options.stop.tol).0
 }
 
 /// One β of an independent sweep: from T = X (clusters only merge, so that start merges as

@@ -6,7 +6,7 @@
 
 use crate::anneal::{Bifurcation, Direction, Kind, Path};
 use crate::scalar::Real;
-use crate::solve::Termination;
+use crate::solve::{Solution, Termination};
 
 /// Two objectives at the same β differ when |L_a − L_b| > OBJECTIVES_DIFFER · max(1, |L_a|):
 /// far above the error of points converged to the default tolerance 1e-10 in q(t|x), whose
@@ -17,6 +17,13 @@ pub const OBJECTIVES_DIFFER: f64 = 1e-7;
 fn differ<T: Real>(a: &T, b: &T) -> bool {
     let scale = a.clone().abs().max_of(T::one());
     (a.clone() - b).abs() > T::from_f64(OBJECTIVES_DIFFER) * scale
+}
+
+/// Whether a path's point is a solution at all: its solve did not break down (termination
+/// `non-finite`) and its objective is finite (a dual-IB cluster without a decoder has
+/// L = +inf). Only such points can be on the envelope or set the lowest objective.
+fn is_solution<T: Real>(s: &Solution<T>) -> bool {
+    s.termination != Termination::NonFinite && s.objective.is_finite()
 }
 
 /// The points of all paths on the upper concave envelope of (I(X;T), I(T;Y)) (the IB
@@ -32,7 +39,7 @@ pub fn envelope<T: Real>(paths: &[Path<T>]) -> Vec<(usize, usize)> {
             path.points
                 .iter()
                 .enumerate()
-                .filter(|(_, s)| s.termination != Termination::NonFinite && s.objective.is_finite())
+                .filter(|(_, s)| is_solution(s))
                 .map(move |(j, s)| (s.i_xt.to_f64(), s.i_ty.to_f64(), i, j))
         })
         .collect();
@@ -165,14 +172,11 @@ pub struct Metastable<T> {
 /// which path is the worse one: with `--direction all` a stretch where the up and down
 /// sweeps agree but both lie above an independent start is reported.
 pub fn metastable_stretches<T: Real>(paths: &[Path<T>]) -> Vec<Metastable<T>> {
-    let usable = |s: &crate::solve::Solution<T>| {
-        s.termination != Termination::NonFinite && s.objective.is_finite()
-    };
     // The lowest objective at a beta, if two or more paths have that beta, with the first
     // path (in the order given) that reaches it up to OBJECTIVES_DIFFER: where the down
     // sweep and the independent mode tie to rounding, the sweep is named.
     let best_at = |beta: &T| -> Option<(T, Direction)> {
-        let here: Vec<(&Path<T>, &crate::solve::Solution<T>)> = paths
+        let here: Vec<(&Path<T>, &Solution<T>)> = paths
             .iter()
             .filter_map(|path| {
                 path.points
@@ -186,12 +190,12 @@ pub fn metastable_stretches<T: Real>(paths: &[Path<T>]) -> Vec<Metastable<T>> {
         }
         let lowest = here
             .iter()
-            .filter(|(_, s)| usable(s))
+            .filter(|(_, s)| is_solution(s))
             .map(|(_, s)| s.objective.clone())
             .reduce(|a, b| a.min_of(b))?;
         let (path, _) = here
             .iter()
-            .find(|(_, s)| usable(s) && !differ(&s.objective, &lowest))?;
+            .find(|(_, s)| is_solution(s) && !differ(&s.objective, &lowest))?;
         Some((lowest, path.direction))
     };
     let mut out = Vec::new();
@@ -202,7 +206,7 @@ pub fn metastable_stretches<T: Real>(paths: &[Path<T>]) -> Vec<Metastable<T>> {
                 continue;
             };
             let above = s.termination == Termination::Converged
-                && usable(s)
+                && is_solution(s)
                 && s.objective > best
                 && differ(&s.objective, &best);
             if !above {

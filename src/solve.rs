@@ -1229,7 +1229,7 @@ pub fn has_decoder_zero<T: Real>(p: &Joint<T>, s: &Solution<T>) -> bool {
 /// ([`has_decoder_zero`]), every x gives a share δ = [`SUPPORT_ESCAPE_SHARE`] of its mass
 /// to every distinct cluster, q'(t|x) = (1 − δ) q(t|x) + δ/K on [`merged_encoder`], and
 /// `solve_from` runs the iteration from there. Its result replaces `s` if its objective is
-/// lower by more than `tol`·max(1, |L|); a fixed point that is a local minimum draws the
+/// lower by more than `tol`·max(1, |L|) ([`keep_lower`]); a fixed point that is a local minimum draws the
 /// shared mass back and is kept. Repeated while the result converged and still has such a zero, at most 4
 /// times; the returned iteration count includes these solves. A point stopped by the
 /// iteration cap is returned as it is: it is not a fixed point, and another solve would
@@ -1266,18 +1266,32 @@ pub fn escape_support_trap<T: Real, B: Bottleneck<T>>(
         for v in start.iter_mut() {
             *v = v.clone() * &keep + &spread;
         }
-        let mut freed = solve_from(start);
-        let slack = tol.clone() * s.objective.abs().max_of(T::one());
-        let total = s.iterations + freed.iterations;
-        if freed.objective < s.objective.clone() - slack {
-            freed.iterations = total;
-            s = freed;
-        } else {
-            s.iterations = total;
+        let (kept, freed) = keep_lower(s, solve_from(start), tol);
+        s = kept;
+        if !freed {
             break;
         }
     }
     s
+}
+
+/// Of a solution `s` and a second solve `other` of the same problem, `other` if its
+/// objective is lower by more than tol·max(1, |L_s|), else `s`; the kept one counts the
+/// iterations of both. The flag says whether `other` was kept.
+pub fn keep_lower<T: Real>(
+    mut s: Solution<T>,
+    mut other: Solution<T>,
+    tol: &T,
+) -> (Solution<T>, bool) {
+    let margin = tol.clone() * s.objective.clone().abs().max_of(T::one());
+    let total = s.iterations + other.iterations;
+    if other.objective < s.objective.clone() - margin {
+        other.iterations = total;
+        (other, true)
+    } else {
+        s.iterations = total;
+        (s, false)
+    }
 }
 
 /// Solves from each of `starts` in parallel (rayon) and returns the solution with the
