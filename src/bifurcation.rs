@@ -276,14 +276,11 @@ pub struct Supremum<T> {
 /// example 9 ms in f64 and 7 ms at 256 bits; a 32x8 Dirichlet(1) joint took 9.7 s in f64
 /// with the full search, before the budget (no test times it: timings are not tests).
 pub fn sdpi_constant<T: Real>(p: &Joint<T>) -> Supremum<T> {
-    let local = {
-        let rho = MaximalCorrelation::of(p).rho_m;
-        rho.clone() * rho
-    };
-    if is_rounding_level(p, &local) {
+    if independent_to_rounding(p) {
         return independent(p);
     }
-    supremum(p, local, Constant::Sdpi)
+    let rho = &p.maximal_correlation().rho_m;
+    supremum(p, rho.clone() * rho, Constant::Sdpi)
 }
 
 /// Whether an eigenvalue of the trivial solution (ρ_m² or λ_dual, the square of a
@@ -297,6 +294,13 @@ pub fn sdpi_constant<T: Real>(p: &Joint<T>) -> Supremum<T> {
 pub fn is_rounding_level<T: Real>(p: &Joint<T>, eigenvalue: &T) -> bool {
     let floor = T::from_u64(64 * (p.nx() + p.ny()) as u64) * T::epsilon();
     *eigenvalue <= floor.clone() * floor
+}
+
+/// Whether X and Y are independent to the working precision: ρ_m² (the joint's cached
+/// [`Joint::maximal_correlation`]) at the rounding level, [`is_rounding_level`].
+pub fn independent_to_rounding<T: Real>(p: &Joint<T>) -> bool {
+    let rho = &p.maximal_correlation().rho_m;
+    is_rounding_level(p, &(rho.clone() * rho))
 }
 
 /// The constant of a joint whose X and Y are independent to the working precision
@@ -330,11 +334,10 @@ fn independent<T: Real>(p: &Joint<T>) -> Supremum<T> {
 /// in the source; until 2026-12-04 only the interior was, and on a joint whose rows share
 /// one outcome η_dual came out 0 and the onset 1/η_dual infinite).
 pub fn dual_nucleation_constant<T: Real>(p: &Joint<T>) -> Supremum<T> {
-    let q_p = geometric(p, p.p_x());
-    let rho = MaximalCorrelation::of(p).rho_m;
-    if is_rounding_level(p, &(rho.clone() * rho)) {
+    if independent_to_rounding(p) {
         return independent(p);
     }
+    let q_p = geometric(p, p.p_x());
     // λ_dual = 0 does not make X and Y independent: when the rows of p(y|x) share a
     // single outcome the local limit is 0 and the supremum lies on a face.
     let local = lambda_dual_of(p, p.p_x(), &q_p);

@@ -35,11 +35,12 @@ pub struct Joint<T: Real> {
 
 /// Quantities derived from p(y|x) that every iteration step needs, computed once.
 #[derive(Clone, Debug, Default)]
-struct Cache<T> {
+struct Cache<T: Real> {
     ln_p_y_given_x: OnceLock<DMatrix<T>>,
     neg_entropy_rows: OnceLock<Vec<T>>,
     has_zero_conditionals: OnceLock<bool>,
     maximal_correlation_function: OnceLock<Option<Vec<f64>>>,
+    maximal_correlation: OnceLock<crate::spectrum::MaximalCorrelation<T>>,
 }
 
 /// The outcome of [`Joint::normalized`]: the joint and the sum it was divided by.
@@ -179,6 +180,7 @@ impl<T: Real> Joint<T> {
                 neg_entropy_rows: OnceLock::new(),
                 has_zero_conditionals: OnceLock::new(),
                 maximal_correlation_function: OnceLock::new(),
+                maximal_correlation: OnceLock::new(),
             },
         }
     }
@@ -282,6 +284,16 @@ impl<T: Real> Joint<T> {
             .cache
             .has_zero_conditionals
             .get_or_init(|| self.p_y_given_x.iter().any(|v| v.is_zero()))
+    }
+
+    /// The singular values of Q(x,y) = p(x,y)/sqrt(p(x)p(y)), ρ_m = σ_2(Q) and 1/ρ_m²
+    /// ([`crate::spectrum::MaximalCorrelation::of`]), computed once at the working
+    /// precision (the onset constants, their independence test and the CLI's thresholds
+    /// all need ρ_m).
+    pub fn maximal_correlation(&self) -> &crate::spectrum::MaximalCorrelation<T> {
+        self.cache
+            .maximal_correlation
+            .get_or_init(|| crate::spectrum::MaximalCorrelation::of(self))
     }
 
     /// The maximal-correlation function of X scaled to max|f| = 1, computed once in f64

@@ -90,6 +90,52 @@ fn info_table_and_csv() {
     assert!((beta.parse::<f64>().unwrap() - 4.469387755102041).abs() < 1e-12);
 }
 
+/// Independent X and Y written with rounding (each p(x,y) the f64 product p(x) p(y), as a
+/// user's file has it) have rho_m of about 1e-16, not 0: `info` flags it as rounding and
+/// reports no first critical beta, as `anneal` prints no threshold. A dependence of
+/// 1 - 2E = 1e-6 (DSBS, rho_m = 1e-6 exactly) is kept with its closed form 1/rho_m^2 = 1e12.
+#[test]
+fn info_flags_a_maximal_correlation_at_rounding_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let rounded = dir.path().join("rounded_product.csv");
+    let (p_x, p_y) = ([0.3, 0.7], [0.17, 0.29, 0.54]);
+    let rows: Vec<String> = p_x
+        .iter()
+        .map(|a| {
+            let cells: Vec<String> = p_y.iter().map(|b| format!("{:?}", a * b)).collect();
+            cells.join(",")
+        })
+        .collect();
+    std::fs::write(&rounded, rows.join("\n") + "\n").unwrap();
+    let v = info_json(&[path(&rounded)]);
+    let rho_m = v["rho_m"].as_f64().unwrap();
+    assert!(rho_m > 0.0 && rho_m < 1e-14, "{rho_m}");
+    assert_eq!(v["rho_m_at_rounding_level"], true);
+    assert!(
+        v["beta_critical_first"].is_null(),
+        "{}",
+        v["beta_critical_first"]
+    );
+
+    let weak = dir.path().join("dsbs_weak.csv");
+    let e = 0.5 * (1.0 - 1e-6);
+    std::fs::write(
+        &weak,
+        format!(
+            "{},{}\n{},{}\n",
+            (1.0 - e) / 2.0,
+            e / 2.0,
+            e / 2.0,
+            (1.0 - e) / 2.0
+        ),
+    )
+    .unwrap();
+    let v = info_json(&[path(&weak)]);
+    assert_eq!(v["rho_m_at_rounding_level"], false);
+    let beta = v["beta_critical_first"].as_f64().unwrap();
+    assert!((beta / 1e12 - 1.0).abs() < 1e-6, "{beta}");
+}
+
 #[test]
 fn info_long_counts_keeps_labels_and_reports_the_total() {
     let f = example("weather_counts_long.csv");

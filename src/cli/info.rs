@@ -6,11 +6,11 @@ use serde_json::{json, Value};
 
 use super::report::Report;
 use super::{emit, InfoArgs};
+use crate::bifurcation::independent_to_rounding;
 use crate::error::Result;
 use crate::info::{nats_to_bits, Measures};
 use crate::io::JointFile;
 use crate::scalar::Real;
-use crate::spectrum::MaximalCorrelation;
 use crate::with_precision;
 
 /// Runs `ibex info`.
@@ -28,7 +28,7 @@ fn info_report<T: Real>(args: &InfoArgs) -> Result<Report> {
 pub fn joint_report<T: Real>(file: &JointFile<T>) -> Report {
     let j = &file.joint;
     let m = Measures::of(j);
-    let mc = MaximalCorrelation::of(j);
+    let mc = j.maximal_correlation();
     let mut r = Report::default();
     r.value("file", "file", "", Value::String(file.source.clone()));
     super::report_label_noise(&mut r, file);
@@ -57,11 +57,25 @@ pub fn joint_report<T: Real>(file: &JointFile<T>) -> Report {
     r.real("i_xy_bits", "I(X;Y)", "bits", &nats_to_bits(&m.i_xy));
     r.real("i_xy_nats", "I(X;Y)", "nats", &m.i_xy);
     r.real("rho_m", "rho_m (maximal correlation)", "", &mc.rho_m);
+    // rho_m of independent X and Y written with rounding is 1e-16, not 0; anneal and
+    // bifurcations treat it as 0 (no threshold), and so does the first critical beta here.
+    let rounding = independent_to_rounding(j);
+    r.value(
+        "rho_m_at_rounding_level",
+        "rho_m at rounding level",
+        "",
+        json!(rounding),
+    );
+    let beta_critical_first = if rounding {
+        T::infinity()
+    } else {
+        mc.beta_critical_first.clone()
+    };
     r.real(
         "beta_critical_first",
         "1/rho_m^2 (first critical beta)",
         "",
-        &mc.beta_critical_first,
+        &beta_critical_first,
     );
     r.reals(
         "singular_values",
