@@ -4,7 +4,8 @@
 //! stretches). Issue 4 item 3: the reported curve is the envelope over all branches found,
 //! and metastable branches are reported, not hidden.
 
-use crate::anneal::{Bifurcation, Direction, Kind, Path};
+use crate::anneal::{Direction, Path};
+use crate::locate::{Bifurcation, Kind};
 use crate::scalar::Real;
 use crate::solve::{Solution, Termination};
 

@@ -25,8 +25,12 @@
 //! * [`io`]: CSV input with located errors. [`gen`]: reproducible standard problems.
 //! * [`bottleneck`], [`ib`], [`dual_ib`], [`dib`]: the methods; [`solve`]: their
 //!   iteration drivers.
-//! * [`anneal`]: paths across β; [`bifurcation`]: thresholds and located changes;
-//!   [`branches`]: comparing the paths (the envelope, hysteresis, metastable stretches).
+//! * [`bifurcation`]: stability and onset conditions (split eigenvalues, nucleation
+//!   tests, the onset constants s* and η_dual).
+//! * [`anneal`]: paths across β (continuation up, down, independent; its children solve
+//!   where clusters split or merge); [`locate`]: every change of the cluster count along
+//!   a path, classified, predicted and located; [`branches`]: comparing the paths (the
+//!   envelope, hysteresis, metastable stretches).
 //! * [`ntk`]: NNGP/NTK kernels and the infinite ensemble's information.
 //! * `cli` (feature `cli`): the `ibex` command line.
 //!
@@ -64,6 +68,7 @@ pub mod gen;
 pub mod ib;
 pub mod info;
 pub mod io;
+pub mod locate;
 pub mod ntk;
 pub mod scalar;
 pub mod solve;

@@ -6,18 +6,16 @@
 mod common;
 
 use common::{bconv, h2, h2_inverse, labels, random_joint};
-use ibex::anneal::{
-    anneal, envelope, locate, merged_encoder, sdpi_lower_bound, AnnealOptions, Direction, Kind,
-    Path,
-};
+use ibex::anneal::{anneal, AnnealOptions, Direction, Path};
 use ibex::bifurcation::sdpi_constant;
-use ibex::branches::{metastable_stretches, OBJECTIVES_DIFFER};
+use ibex::branches::{envelope, metastable_stretches, OBJECTIVES_DIFFER};
 use ibex::dual_ib::DualIb;
 use ibex::ib::Ib;
 use ibex::info::{self, nats_to_bits};
 use ibex::io::{parse_joint, ReadOptions};
+use ibex::locate::{locate, sdpi_lower_bound, Kind};
 use ibex::scalar::{Mp256, Real};
-use ibex::solve::{MergeTol, Stop, Termination};
+use ibex::solve::{merged_encoder, MergeTol, Stop, Termination};
 use ibex::{Joint, MaximalCorrelation};
 
 fn options<T: Real>(adaptive: bool) -> AnnealOptions<T> {
@@ -483,7 +481,6 @@ fn nucleation_on_a_non_trivial_branch_is_predicted_by_the_growth_test() {
     // 2-cluster branch; check it dynamically, independently of the c(q) maximisation: a
     // rare third cluster (mass 1e-6) at the growing decoder gains mass under BA just above
     // beta_predicted and loses it just below.
-    use ibex::anneal::merged_encoder;
     use ibex::bifurcation::ib_nucleation_test;
     use ibex::bottleneck::Bottleneck;
     use ibex::solve::solve;
@@ -689,7 +686,6 @@ fn up_sweeps_split_every_unstable_cluster_even_across_a_wide_step() {
     // sweep stopped at the 3-cluster saddle, 1.4e-3 nats above the optimum. The check of
     // stability is independent of the iteration: beta * lambda_2(C_t) < 1 for every
     // cluster (spec ib §3.2), from the singular values of B_t.
-    use ibex::anneal::merged_encoder;
     use ibex::bifurcation::ib_split_eigenvalues;
     let text = std::fs::read_to_string(common::example("dualib_5x2.csv")).unwrap();
     let j = example::<f64>(&text);
@@ -773,7 +769,7 @@ fn a_coarse_explicit_grid_finds_every_change_the_adaptive_grid_finds() {
     for direction in [Direction::Down, Direction::Up, Direction::Independent] {
         let fine = find(&log_grid(1.0, 64.0, 25), true, direction);
         let coarse = find(&[1.0, 8.0, 64.0], false, direction);
-        let changes = |b: &[ibex::anneal::Bifurcation<f64>]| {
+        let changes = |b: &[ibex::locate::Bifurcation<f64>]| {
             b.iter()
                 .map(|b| (b.kind, b.clusters_before, b.clusters_after))
                 .collect::<Vec<_>>()

@@ -10,10 +10,7 @@ use serde_json::json;
 
 use super::solve::{parse_beta, parse_stop, AccelerationArg};
 use super::{emit, JointInput};
-use crate::anneal::{
-    anneal, locate_sharing_onset, sdpi_lower_bound, trivial_onset_constant, AnnealOptions,
-    Bifurcation, Direction, Kind, Path,
-};
+use crate::anneal::{anneal, AnnealOptions, Direction, Path};
 use crate::bifurcation::{
     dual_nucleation_test_within, dual_split_eigenvalues, ib_split_eigenvalues, is_rounding_level,
     largest_indices, Supremum,
@@ -25,6 +22,9 @@ use crate::error::{Error, Result};
 use crate::ib::Ib;
 use crate::info::{h_x, mutual_information, nats_to_bits};
 use crate::io::JointFile;
+use crate::locate::{
+    locate_sharing_onset, sdpi_lower_bound, trivial_onset_constant, Bifurcation, Kind,
+};
 use crate::plot::{line_plot, panel_plot, Panel, Series};
 use crate::scalar::Real;
 use crate::solve::{Init, MergeTol};
@@ -819,7 +819,7 @@ fn encoders_and_decoders_csv<T: Real>(
         let direction = path.direction.as_str();
         for s in &path.points {
             let beta = s.beta.to_decimal();
-            let merged = crate::anneal::merged_encoder(s, s.clusters.len().max(1));
+            let merged = crate::solve::merged_encoder(s, s.clusters.len().max(1));
             for (x, label) in p.x_labels().iter().enumerate() {
                 for t in 0..merged.ncols() {
                     enc.push_str(&format!(
