@@ -288,8 +288,9 @@ impl<T: Real> Joint<T> {
 
     /// The singular values of Q(x,y) = p(x,y)/sqrt(p(x)p(y)), ρ_m = σ_2(Q) and 1/ρ_m²
     /// ([`crate::spectrum::MaximalCorrelation::of`]), computed once at the working
-    /// precision (the onset constants, their independence test and the CLI's thresholds
-    /// all need ρ_m).
+    /// precision: s* and η_dual both test independence with it
+    /// ([`crate::bifurcation::independent_to_rounding`]), s* starts from ρ_m², and
+    /// `ibex info` prints it: with `--method both` one SVD serves both constants.
     pub fn maximal_correlation(&self) -> &crate::spectrum::MaximalCorrelation<T> {
         self.cache
             .maximal_correlation
