@@ -306,10 +306,14 @@ fn needs_refinement<T: Real>(a: &Solution<T>, b: &Solution<T>, h_x: &T, i_xy: &T
         || (a.i_ty.clone() - &b.i_ty).abs() > frac * i_xy
 }
 
+/// Whether two grid points are far enough apart to refine between them: hi/lo > 1 + 1e-3,
+/// the adaptive grid's finest ratio (see the module docs). [`crate::locate`] refines a
+/// bracket holding a single change of the cluster count down to the same ratio.
 pub(crate) fn far_enough<T: Real>(lo: &T, hi: &T) -> bool {
     hi.clone() / lo > T::from_f64(1.001)
 }
 
+/// sqrt(a b): the point a refinement inserts between a and b (the grid is log-spaced).
 pub(crate) fn geometric_mid<T: Real>(a: &T, b: &T) -> T {
     (a.clone() * b).sqrt()
 }
