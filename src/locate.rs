@@ -94,10 +94,13 @@ pub struct Bifurcation<T> {
     pub bracket: (T, T),
     /// The largest iteration count of the two bracketing path points.
     pub iterations_near: usize,
-    /// How many of the branch solves that this location used stopped at the iteration
-    /// cap instead of converging (0 for unlocated rows and closed-form onsets): the
-    /// conditions are meant to be evaluated on converged solutions only, so a non-zero
-    /// count says the located β rests partly on unconverged ones.
+    /// How many of the branch solves of this location stopped at the iteration cap
+    /// instead of converging (0 for unlocated rows and closed-form onsets). A capped solve
+    /// either carries a condition (the split eigenvalue, the new cluster's growth), which
+    /// is meant for converged solutions, or ends the objective comparison of the two
+    /// branches, which uses converged solves only and is then unresolved (so the onset, or
+    /// the bracket reached, is reported). Either way a non-zero count says the cap limited
+    /// the location and a larger cap may sharpen it.
     pub unconverged_solves: usize,
 }
 
@@ -212,9 +215,12 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
         // so both are solved by the merging solver, which also keeps a slowly coalescing
         // pair from taking the whole iteration budget (on the 256x32 Dirichlet joint a
         // 158-column low branch spent 100,000 evaluations on one such pair).
-        // Every branch solve of this location, counted when it stops at the iteration cap:
-        // the conditions are evaluated on converged solutions, and a location that had to
-        // use others says so.
+        // Every branch solve of this location, counted when it stops at the iteration cap.
+        // The conditions (the eigenvalue, the growth) are meant for converged solutions; the
+        // objective comparison and the crossing check use converged solves only, and a
+        // capped one ends the comparison (unresolved) or leaves the crossing unresolved, so
+        // it decides which answer is reported. Either way a count above 0 says the cap
+        // limited the location, and a larger `--max-iter` may sharpen it.
         let unconverged = std::cell::Cell::new(0usize);
         let counted = |s: Solution<T>| {
             if s.termination != Termination::Converged {
@@ -377,18 +383,28 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
                 };
                 (kind, Some(onset.clone()), onset, T::zero())
             } else {
-                // Where the high branch becomes better than the low one.
+                // Where the high branch becomes better than the low one; `None` when either
+                // solve stopped at the iteration cap, as the high branch's new cluster does
+                // near its onset, where its mass settles ever more slowly (critical slowing
+                // down): objectives of unconverged iterates decide nothing, so the
+                // comparison ends there, unresolved, and the onset below locates the change.
                 let better = |beta: &T| {
                     let (l, h) = (on_low(beta), on_high(beta));
-                    h.clusters.len() > l.clusters.len() && h.objective < l.objective
+                    let converged = [&l, &h]
+                        .iter()
+                        .all(|s| s.termination == Termination::Converged);
+                    let more = h.clusters.len() > l.clusters.len();
+                    converged.then(|| more && h.objective < l.objective)
                 };
                 // Only a bracketed crossing is bisected; otherwise (the path's bracket holds no
                 // sign change of the comparison, e.g. one branch is not reproducible there) the
                 // change is reported at the bracket's geometric midpoint with the bracket's
                 // width as its tolerance, not as a located root.
                 // (located β, relative tolerance, whether the crossing was resolved).
-                let root = if !better(&lo) && better(&hi) {
-                    let (beta_c, width) = bisect(&lo, &hi, rel_tol, better);
+                let root = if better(&lo) != Some(false) || better(&hi) != Some(true) {
+                    (geometric_mid(&lo, &hi), (hi.clone() - &lo) / &hi, false)
+                } else {
+                    let (beta_c, width, complete) = bisect_partial(&lo, &hi, rel_tol, better);
                     // The bracket is of the comparison as computed. Each branch's objective is
                     // only as exact as its solve (converged to `tol` in q, from the nearest
                     // solution of the branch), and two branches with many clusters cross at a
@@ -397,21 +413,28 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
                     // the root from their bracket ends (cold), and the change of the
                     // difference Δ = L_high − L_low between the two solves, divided by
                     // β·|dΔ/dβ|, is the relative shift of the crossing it implies.
-                    let check = crossing_check(
-                        method,
-                        p,
-                        &beta_c,
-                        (&on_low(&beta_c), &on_high(&beta_c)),
-                        (
-                            &branch_solve(&beta_c, low_state.clone(), options),
-                            &branch_solve(&beta_c, high_state.clone(), options),
-                        ),
-                        &options.stop.tol,
-                    );
-                    let tolerance = check.shift.map_or(width.clone(), |s| s.max_of(width));
-                    (beta_c, tolerance, check.resolved)
-                } else {
-                    (geometric_mid(&lo, &hi), (hi.clone() - &lo) / &hi, false)
+                    // A bisection ended by a capped solve is not checked: the bracket reached,
+                    // unresolved.
+                    let check = complete.then(|| {
+                        crossing_check(
+                            method,
+                            p,
+                            &beta_c,
+                            (&on_low(&beta_c), &on_high(&beta_c)),
+                            (
+                                &branch_solve(&beta_c, low_state.clone(), options),
+                                &branch_solve(&beta_c, high_state.clone(), options),
+                            ),
+                            &options.stop.tol,
+                        )
+                    });
+                    match check {
+                        Some(c) => {
+                            let tolerance = c.shift.map_or(width.clone(), |s| s.max_of(width));
+                            (beta_c, tolerance, c.resolved)
+                        }
+                        None => (beta_c, width, false),
+                    }
                 };
                 // The onset on the low branch: where a new zero-mass cluster first grows, by
                 // bisection within the path's bracket when it is known to lie there, else
@@ -810,18 +833,62 @@ fn illinois<T: Real>(lo: &T, hi: &T, rel_tol: &T, g: impl Fn(&T) -> Option<T>) -
 /// fails at lo and holds at hi; returns the midpoint of the final bracket and its
 /// relative width. Stops at `rel_tol` or after 200 halvings.
 fn bisect<T: Real>(lo: &T, hi: &T, rel_tol: &T, above: impl Fn(&T) -> bool) -> (T, T) {
+    let (mid, width, _) = bisect_partial(lo, hi, rel_tol, |b| Some(above(b)));
+    (mid, width)
+}
+
+/// [`bisect`] with a test that may have no answer (`None`): the bisection then stops
+/// there and returns the bracket reached, with `false` (`true` when it reached `rel_tol`
+/// or 200 halvings).
+fn bisect_partial<T: Real>(
+    lo: &T,
+    hi: &T,
+    rel_tol: &T,
+    above: impl Fn(&T) -> Option<bool>,
+) -> (T, T, bool) {
     let (mut a, mut b) = (lo.clone(), hi.clone());
+    let mut complete = true;
     for _ in 0..200 {
         if (b.clone() - a.clone()) / b.clone() <= *rel_tol {
             break;
         }
         let m = geometric_mid(&a, &b);
-        if above(&m) {
-            b = m;
-        } else {
-            a = m;
+        match above(&m) {
+            Some(true) => b = m,
+            Some(false) => a = m,
+            None => {
+                complete = false;
+                break;
+            }
         }
     }
     let width = (b.clone() - a.clone()) / b.clone();
-    ((a + b) / T::from_f64(2.0), width)
+    ((a + b) / T::from_f64(2.0), width, complete)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bisection_brackets_the_first_beta_where_the_test_holds() {
+        // The root 2 of β ≥ 2 on [1, 4], to 1e-12 relative: the final bracket holds it.
+        let (mid, width) = bisect(&1.0, &4.0, &1e-12, |b: &f64| *b >= 2.0);
+        assert!(width <= 1e-12, "{width}");
+        assert!((mid - 2.0).abs() <= width * 2.0, "{mid}");
+    }
+
+    #[test]
+    fn a_test_without_answer_ends_the_bisection_at_the_bracket_reached() {
+        // The first midpoint of [1, 4] in log β is 2 (the test holds: bracket [1, 2]); the
+        // second, sqrt(2), has no answer, so the bracket [1, 2] is returned, unfinished.
+        let (mid, width, complete) = bisect_partial(&1.0, &4.0, &1e-12, |b: &f64| {
+            (*b >= 1.5).then_some(*b >= 1.75)
+        });
+        assert!(!complete);
+        assert_eq!((mid, width), (1.5, 0.5));
+        // Answered everywhere, it finishes.
+        let (_, width, complete) = bisect_partial(&1.0, &4.0, &1e-12, |b: &f64| Some(*b >= 3.0));
+        assert!(complete && width <= 1e-12);
+    }
 }

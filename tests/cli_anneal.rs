@@ -861,3 +861,76 @@ fn extreme_beta_ranges_finish_and_print_short_numbers() {
         "{text}"
     );
 }
+
+/// A branch solve stopped at the iteration cap ends the objective comparison of a
+/// first-order change: the row reports the bracket reached, unresolved, with its width as
+/// the tolerance, counts the solve and warns, and that tolerance must cover where the
+/// comparison lands when every solve converges (a larger cap). The fixture, a 5x3 joint
+/// from the random-joint fuzz of 2026-12-05 (seed file k272, one zero), has such a
+/// change: the dual IB's down path gains its third cluster near beta = 1.9186, where the
+/// 3-cluster branch's new cluster settles so slowly that comparison solves stop at the
+/// default cap of 100,000 evaluations. Until 2026-12-05 their objectives decided the
+/// bisection as if converged (the tolerance then claimed 1.7e-7, right here by luck).
+#[test]
+fn a_capped_comparison_solve_ends_the_bisection_and_widens_the_tolerance() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("k272.csv");
+    std::fs::write(
+        &file,
+        "0.078195,0.001233,0.019511\n0.000290,0.032788,0.193705\n0.029857,0.234783,0.096092\n\
+         0.000000,0.119442,0.005599\n0.000260,0.099096,0.089149\n",
+    )
+    .unwrap();
+    // (located, tolerance, unconverged solves) of the 2 -> 3 row, and the printed table.
+    let row = |max_iter: &str| {
+        let out = dir.path().join(format!("run{max_iter}"));
+        let text = run_cli(&[
+            "anneal",
+            file.to_str().unwrap(),
+            "--normalize",
+            "--method",
+            "dualib",
+            "--direction",
+            "down",
+            "--beta-min",
+            "0.5",
+            "--beta-max",
+            "50",
+            "--max-iter",
+            max_iter,
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .unwrap();
+        let (h, rows) = csv(&out.join("bifurcations.csv"));
+        let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+        let r = rows
+            .iter()
+            .find(|r| r[col("clusters_before")] == "2" && r[col("clusters_after")] == "3")
+            .unwrap_or_else(|| panic!("no 2 -> 3 row: {rows:?}"));
+        let number = |name: &str| r[col(name)].parse::<f64>().unwrap();
+        (
+            number("beta_located"),
+            number("tolerance"),
+            number("unconverged_solves"),
+            text,
+        )
+    };
+    let (capped, capped_tol, capped_count, text) = row("100000");
+    let (converged, converged_tol, converged_count, _) = row("3000000");
+    assert!(capped_count >= 1.0, "{text}");
+    assert!(
+        text.contains("warning: branch solves stopped at --max-iter while locating"),
+        "{text}"
+    );
+    assert_eq!(converged_count, 0.0);
+    assert!(converged_tol < 1e-6, "{converged_tol}");
+    assert!(
+        capped_tol > converged_tol,
+        "{capped_tol} vs {converged_tol}"
+    );
+    assert!(
+        (capped - converged).abs() <= capped_tol * converged,
+        "{capped} ± {capped_tol} misses {converged}"
+    );
+}

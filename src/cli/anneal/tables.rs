@@ -114,8 +114,10 @@ pub(super) fn bifurcation_table<T: Real>(
         .collect();
     if !unconverged.is_empty() {
         s.push_str(&format!(
-            "warning: located partly on branch solves that stopped at --max-iter (how many: \
-             `unconverged_solves` in bifurcations.csv): {}\n",
+            "warning: branch solves stopped at --max-iter while locating (a condition on an \
+             unconverged solve, or an objective comparison cut short; how many: \
+             `unconverged_solves` in bifurcations.csv; a larger --max-iter may sharpen \
+             these rows): {}\n",
             unconverged.join(", ")
         ));
     }
