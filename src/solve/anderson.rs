@@ -159,10 +159,17 @@ impl<T: Real> AndersonHistory<T> {
         self.previous = None;
     }
 
-    /// Records the pair (x, g = F(x)) and returns the Anderson candidate
-    /// g − ΔG γ, γ = argmin ‖W^(1/2) (f − ΔF γ)‖, f = ln g − ln x; `None` with no history
-    /// yet (or a singular system). Restarts the history when the support changes.
-    fn candidate(&mut self, p_x: &[T], x: &Iterate<T>, g: &Iterate<T>) -> Option<Iterate<T>> {
+    /// Records the pair (x, g = F(x)) and, when `wanted`, returns the Anderson candidate
+    /// g − ΔG γ, γ = argmin ‖W^(1/2) (f − ΔF γ)‖, f = ln g − ln x; `None` when not wanted,
+    /// with no history yet, or with a singular system. Restarts the history when the
+    /// support changes.
+    fn candidate(
+        &mut self,
+        p_x: &[T],
+        x: &Iterate<T>,
+        g: &Iterate<T>,
+        wanted: bool,
+    ) -> Option<Iterate<T>> {
         let nx = x.q.nrows();
         let (x_log, g_log, g_q) = (x.log.as_slice(), g.log.as_slice(), g.q.as_slice());
         let both = |i: usize| x_log[i].is_finite() && g_log[i].is_finite();
@@ -220,7 +227,7 @@ impl<T: Real> AndersonHistory<T> {
             self.columns.push_back((df, dg));
         }
         let m = self.columns.len();
-        let candidate = (m > 0)
+        let candidate = (wanted && m > 0)
             .then(|| {
                 let scale = (0..m).fold(T::zero(), |a, i| a.max_of(self.gram[i][i].clone()));
                 let mut system: Vec<Vec<T>> = self
@@ -285,13 +292,10 @@ pub(super) fn iterate_anderson<T: Real, B: Bottleneck<T>>(
         if evals >= stop.max_iter {
             return done(g, evals, Termination::MaxIter, residual);
         }
-        let candidate = history.candidate(p.p_x(), &x, &g);
-        let candidate = if cooldown > 0 {
-            cooldown -= 1;
-            None
-        } else {
-            candidate
-        };
+        // In a cooldown the pair is only recorded: no candidate is built.
+        let wanted = cooldown == 0;
+        cooldown = cooldown.saturating_sub(1);
+        let candidate = history.candidate(p.p_x(), &x, &g, wanted);
         let tried = candidate.is_some();
         let accepted = candidate.and_then(|c| {
             let fc = objective(&c);
