@@ -226,7 +226,13 @@ fn bad_sweep_parameters_exit_2() {
     let f = f.to_str().unwrap();
     for (args, needle) in [
         (vec!["--beta-min", "5", "--beta-max", "1"], "beta-min"),
-        (vec!["--betas", "1,x,3"], "--beta"),
+        (vec!["--beta-min=-1"], "parameter `--beta-min`: found `-1`"),
+        (
+            vec!["--beta-max", "inf"],
+            "parameter `--beta-max`: found `inf`",
+        ),
+        (vec!["--betas", "1,x,3"], "parameter `--betas`: found `x`"),
+        (vec!["--betas=1,-2"], "parameter `--betas`: found `-2`"),
         (vec!["--betas", "0,1"], "--betas"),
         (vec!["--points", "1"], "--points"),
         (vec!["--max-located", "some"], "--max-located"),

@@ -162,15 +162,15 @@ fn grid<T: Real>(args: &SweepArgs) -> Result<Vec<T>> {
     if let Some(list) = &args.betas {
         let betas = list
             .split(',')
-            .map(|b| parse_beta::<T>(b))
+            .map(|b| parse_beta::<T>("--betas", b))
             .collect::<Result<Vec<T>>>()?;
         if betas.iter().any(|b| b.is_zero()) {
             return Err(Error::parameter("--betas", list.clone(), "positive betas"));
         }
         return Ok(betas);
     }
-    let lo = parse_beta::<T>(&args.beta_min)?;
-    let hi = parse_beta::<T>(&args.beta_max)?;
+    let lo = parse_beta::<T>("--beta-min", &args.beta_min)?;
+    let hi = parse_beta::<T>("--beta-max", &args.beta_max)?;
     if lo.is_zero() || hi <= lo {
         return Err(Error::parameter(
             "--beta-min/--beta-max",

@@ -120,12 +120,13 @@ pub(crate) fn parse_real<T: Real>(name: &str, text: &str, expected: &str) -> Res
         .ok_or_else(|| Error::parameter(name, format!("`{text}`"), expected))
 }
 
-/// The beta of a command line: finite and >= 0.
-pub(crate) fn parse_beta<T: Real>(text: &str) -> Result<T> {
-    let beta: T = parse_real("--beta", text, "a finite number >= 0")?;
+/// A beta of a command line given to the flag `name` (named in the error): finite and
+/// >= 0.
+pub(crate) fn parse_beta<T: Real>(name: &str, text: &str) -> Result<T> {
+    let beta: T = parse_real(name, text, "a finite number >= 0")?;
     if beta < T::zero() {
         return Err(Error::parameter(
-            "--beta",
+            name,
             format!("`{text}`"),
             "a finite number >= 0",
         ));
@@ -161,7 +162,7 @@ pub(crate) fn parse_stop<T: Real>(
 
 fn solve_report<T: Real>(args: &SolveArgs) -> Result<Report> {
     let file = args.input.read::<T>()?;
-    let beta = parse_beta::<T>(&args.beta)?;
+    let beta = parse_beta::<T>("--beta", &args.beta)?;
     let stop = parse_stop::<T>(args.tol.as_deref(), args.max_iter, args.acceleration)?;
     let clusters = args.clusters.unwrap_or(file.joint.nx());
     if clusters == 0 || clusters > 100_000 {
