@@ -71,17 +71,21 @@ pub struct Bifurcation<T> {
     /// trivial solution, or, for nucleation on a non-trivial branch, the β where the two
     /// branches' objectives cross (where the high branch becomes the better one; it may
     /// differ from `beta_predicted`, where the low branch becomes unstable). When the high
-    /// branch's new cluster is born with vanishing mass (the crossing is not resolved:
-    /// the branches meet at the onset), it is the onset `beta_predicted` itself.
+    /// branch's new cluster is born with vanishing mass, the branches meet at the onset
+    /// and it is the onset `beta_predicted` itself: recognised before any comparison when
+    /// the new cluster's mass grows linearly in β − β_o just above the onset β_o (the
+    /// masses at β_o(1 + 2h) and β_o(1 + h), h = 1e-4, in the ratio 2 within 5%), or
+    /// after it when the crossing is not resolved.
     pub beta_located: T,
     /// Relative tolerance of `beta_located`: the width of the final bracket (bisection,
     /// or the certified bracket of the Illinois root finder for linear splits); 0 when it
     /// is a closed-form constant; the path bracket's own relative width when a
     /// first-order change could not be bracketed by the objective comparison. For an
     /// objective crossing, at least the shift implied by the branches' objective errors
-    /// (re-solved from the bracket ends; rounding), and, where the crossing is not
-    /// resolved (the high branch collapsed at the root, or its cluster masses differ
-    /// between the two solves by more than sqrt(tol)), the onset's bisection width plus
+    /// (re-solved from the bracket ends; rounding), and, for a birth at vanishing mass or
+    /// where the crossing is not resolved (the high branch collapsed at the root, or its
+    /// cluster masses differ between the two solves by more than sqrt(tol), or a solve
+    /// stopped at the cap ended the comparison), the onset's bisection width plus
     /// δ/(s·β) (δ the growth difference of a continued and a cold solve of the low branch
     /// at the onset, s the growth's slope in β), or, without that estimate, the crossing's
     /// tolerance and |located − predicted|/located: see `crossing_check` in the source.
@@ -383,6 +387,51 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
                 };
                 (kind, Some(onset.clone()), onset, T::zero())
             } else {
+                // The onset on the low branch: where a new zero-mass cluster first grows, by
+                // bisection within the path's bracket when it is known to lie there, else
+                // within the bracket ±10% when it changes there; to half the tolerance, so
+                // that the bisection width and the solves' shift below fit in it.
+                let half_tol = rel_tol.clone() / T::from_f64(2.0);
+                let margin = T::from_f64(1.1);
+                let (w_lo, w_hi) = if let Some(window) = onset_window.filter(|_| onset_in_bracket) {
+                    window
+                } else {
+                    (lo.clone() / margin.clone(), hi.clone() * margin)
+                };
+                let onset = (onset_in_bracket || (!grows(&w_lo) && grows(&w_hi)))
+                    .then(|| bisect(&w_lo, &w_hi, &half_tol, grows));
+                let predicted = onset.as_ref().map(|o| o.0.clone());
+                // A birth at vanishing mass (spec ib §3.1): the new cluster's branch exists just
+                // above the onset β_o with the new mass m growing linearly in β − β_o (the
+                // objective's expansion in m, −a(β − β_o)m + b m² with b > 0, is least at
+                // m = a(β − β_o)/2b), and the two branches meet at β_o, so the objective
+                // crossing is the onset itself and the comparison below, whose solves slow down
+                // critically there, would only approach it. Recognised by solving the branch
+                // with more clusters at β_o(1 + 2h) and β_o(1 + h), h = 1e-4: both converged
+                // with more clusters than the low branch and their lightest masses in the ratio
+                // 2 within 5%. Otherwise (a first-order change with a finite jump, whose
+                // crossing lies away from the onset, or no clear linear growth) the comparison
+                // decides.
+                let vanishing_birth = |onset: &T| -> bool {
+                    let h = T::from_f64(1e-4);
+                    let lightest = |beta: T| {
+                        let s = on_high(&beta);
+                        (s.termination == Termination::Converged && s.clusters.len() > ca.min(cb))
+                            .then(|| s.clusters.last().map(|c| c.0.clone()))
+                            .flatten()
+                    };
+                    let two = T::from_f64(2.0);
+                    let far = lightest(onset.clone() * (T::one() + h.clone() * &two));
+                    let near = far
+                        .as_ref()
+                        .and_then(|_| lightest(onset.clone() * (T::one() + h)));
+                    match (far, near) {
+                        (Some(far), Some(near)) if near > T::zero() => {
+                            ((far / near) / &two - T::one()).abs() <= T::from_f64(0.05)
+                        }
+                        _ => false,
+                    }
+                };
                 // Where the high branch becomes better than the low one; `None` when either
                 // solve stopped at the iteration cap, as the high branch's new cluster does
                 // near its onset, where its mass settles ever more slowly (critical slowing
@@ -401,7 +450,10 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
                 // change is reported at the bracket's geometric midpoint with the bracket's
                 // width as its tolerance, not as a located root.
                 // (located β, relative tolerance, whether the crossing was resolved).
-                let root = if better(&lo) != Some(false) || better(&hi) != Some(true) {
+                let birth = onset.as_ref().filter(|o| vanishing_birth(&o.0));
+                let root = if let Some((beta_o, width)) = birth {
+                    (beta_o.clone(), width.clone(), false)
+                } else if better(&lo) != Some(false) || better(&hi) != Some(true) {
                     (geometric_mid(&lo, &hi), (hi.clone() - &lo) / &hi, false)
                 } else {
                     let (beta_c, width, complete) = bisect_partial(&lo, &hi, rel_tol, better);
@@ -436,20 +488,6 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
                         None => (beta_c, width, false),
                     }
                 };
-                // The onset on the low branch: where a new zero-mass cluster first grows, by
-                // bisection within the path's bracket when it is known to lie there, else
-                // within the bracket ±10% when it changes there; to half the tolerance, so
-                // that the bisection width and the solves' shift below fit in it.
-                let half_tol = rel_tol.clone() / T::from_f64(2.0);
-                let margin = T::from_f64(1.1);
-                let (w_lo, w_hi) = if let Some(window) = onset_window.filter(|_| onset_in_bracket) {
-                    window
-                } else {
-                    (lo.clone() / margin.clone(), hi.clone() * margin)
-                };
-                let onset = (onset_in_bracket || (!grows(&w_lo) && grows(&w_hi)))
-                    .then(|| bisect(&w_lo, &w_hi, &half_tol, grows));
-                let predicted = onset.as_ref().map(|o| o.0.clone());
                 // An unresolved crossing (the high branch collapsed into the low one at the
                 // root, or its lightest cluster has not settled) is a cluster born with
                 // vanishing mass, whose mass converges ever more slowly near its onset: the

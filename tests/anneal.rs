@@ -1007,7 +1007,9 @@ fn the_adaptive_grid_refines_where_the_curve_moves_and_the_clusters_change() {
 fn locations_count_the_branch_solves_that_did_not_converge() {
     // The conditions are evaluated on converged branch solutions; a location that had to
     // use solves stopped at the cap says how many. With the default cap none on the
-    // dual-IB example going down; with a cap of 300 evaluations some.
+    // dual-IB example going down; with a cap of 100 evaluations some (300 did until
+    // 2026-12-05, when births at vanishing mass stopped needing the objective comparison,
+    // whose solves near the onset are the slow ones).
     let text = std::fs::read_to_string(common::example("dualib_5x2.csv")).unwrap();
     let j = example::<f64>(&text);
     let count = |max_iter: usize| {
@@ -1026,7 +1028,7 @@ fn locations_count_the_branch_solves_that_did_not_converge() {
         b.iter().map(|x| x.unconverged_solves).sum::<usize>()
     };
     assert_eq!(count(100_000), 0);
-    assert!(count(300) > 0);
+    assert!(count(100) > 0);
 }
 
 /// Every IB solution is a channel T − X − Y, so its I(T;Y)/I(X;T) is at most s* (AGKN13):

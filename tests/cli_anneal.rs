@@ -940,3 +940,70 @@ fn a_capped_comparison_solve_ends_the_bisection_and_widens_the_tolerance() {
         "{capped} ± {capped_tol} misses {converged}"
     );
 }
+
+/// A cluster born with vanishing mass is located at its onset without the objective
+/// comparison, whose solves slow down critically there: on this random 4x3 joint (fuzz
+/// joint k0 of 2026-12-05) the IB's down path gains its third cluster at
+/// beta = 1.07866458728, where at 256 bits the comparison took 193 solves and 200 s and
+/// ended on a solve stopped at the cap. The row must be the onset (located = predicted)
+/// to 1e-30 with no solve at the cap, and agree with the f64 row within the f64 row's
+/// tolerance (an independent location: its own sweep, bisections and solves at 53 bits).
+#[test]
+fn a_birth_at_vanishing_mass_is_located_at_its_onset_to_1e_30_at_256_bits() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("k0.csv");
+    std::fs::write(
+        &file,
+        "0.116086,0.000212,0.000000\n0.000368,0.246442,0.000099\n0.000643,0.001408,0.144299\n\
+         0.003579,0.020984,0.465880\n",
+    )
+    .unwrap();
+    // (beta_predicted, beta_located, tolerance, unconverged_solves) of the 2 -> 3 row.
+    let row = |precision: &str| {
+        let out = dir.path().join(format!("run{precision}"));
+        run_cli(&[
+            "anneal",
+            file.to_str().unwrap(),
+            "--normalize",
+            "--method",
+            "ib",
+            "--direction",
+            "down",
+            "--beta-min",
+            "0.5",
+            "--beta-max",
+            "50",
+            "--precision",
+            precision,
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .unwrap();
+        let (h, rows) = csv(&out.join("bifurcations.csv"));
+        let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+        let r = rows
+            .iter()
+            .find(|r| r[col("clusters_before")] == "2" && r[col("clusters_after")] == "3")
+            .unwrap_or_else(|| panic!("no 2 -> 3 row: {rows:?}"))
+            .clone();
+        assert_eq!(r[col("kind")], "nucleation", "{r:?}");
+        let field = |name: &str| r[col(name)].clone();
+        (
+            field("beta_predicted"),
+            field("beta_located"),
+            field("tolerance").parse::<f64>().unwrap(),
+            field("unconverged_solves"),
+        )
+    };
+    let (predicted, located, tolerance, unconverged) = row("256");
+    assert_eq!(predicted, located);
+    assert!(tolerance <= 1e-30, "{tolerance}");
+    assert_eq!(unconverged, "0");
+    assert!(located.starts_with("1.0786645872830"), "{located}");
+    let (_, f64_located, f64_tolerance, _) = row("f64");
+    let (a, b): (f64, f64) = (located[..20].parse().unwrap(), f64_located.parse().unwrap());
+    assert!(
+        (a - b).abs() <= f64_tolerance * b,
+        "256 bits {located} vs f64 {f64_located} ± {f64_tolerance}"
+    );
+}
