@@ -868,6 +868,41 @@ fn extreme_beta_ranges_finish_and_print_short_numbers() {
     );
 }
 
+/// Runs `ibex anneal FILE --normalize --direction down --beta-min 0.5 --beta-max 50` with
+/// the `extra` flags into a new folder `name` of `dir`; returns the printed text and the
+/// bifurcations.csv row of the change `before -> after`, by column name.
+fn down_row(
+    dir: &std::path::Path,
+    file: &std::path::Path,
+    name: &str,
+    extra: &[&str],
+    (before, after): (&str, &str),
+) -> (String, std::collections::HashMap<String, String>) {
+    let out = dir.join(name);
+    let mut args = vec![
+        "anneal",
+        file.to_str().unwrap(),
+        "--normalize",
+        "--direction",
+        "down",
+        "--beta-min",
+        "0.5",
+        "--beta-max",
+        "50",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let text = run_cli(&args).unwrap();
+    let (h, rows) = csv(&out.join("bifurcations.csv"));
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r[col("clusters_before")] == before && r[col("clusters_after")] == after)
+        .unwrap_or_else(|| panic!("no {before} -> {after} row: {rows:?}"));
+    (text, h.iter().cloned().zip(row.iter().cloned()).collect())
+}
+
 /// A branch solve stopped at the iteration cap ends the objective comparison of a
 /// first-order change: the row reports the bracket reached, unresolved, with its width as
 /// the tolerance, counts the solve and warns, and that tolerance must cover where the
@@ -889,32 +924,9 @@ fn a_capped_comparison_solve_ends_the_bisection_and_widens_the_tolerance() {
     .unwrap();
     // (located, tolerance, unconverged solves) of the 2 -> 3 row, and the printed table.
     let row = |max_iter: &str| {
-        let out = dir.path().join(format!("run{max_iter}"));
-        let text = run_cli(&[
-            "anneal",
-            file.to_str().unwrap(),
-            "--normalize",
-            "--method",
-            "dualib",
-            "--direction",
-            "down",
-            "--beta-min",
-            "0.5",
-            "--beta-max",
-            "50",
-            "--max-iter",
-            max_iter,
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .unwrap();
-        let (h, rows) = csv(&out.join("bifurcations.csv"));
-        let col = |name: &str| h.iter().position(|c| c == name).unwrap();
-        let r = rows
-            .iter()
-            .find(|r| r[col("clusters_before")] == "2" && r[col("clusters_after")] == "3")
-            .unwrap_or_else(|| panic!("no 2 -> 3 row: {rows:?}"));
-        let number = |name: &str| r[col(name)].parse::<f64>().unwrap();
+        let extra = ["--method", "dualib", "--max-iter", max_iter];
+        let (text, r) = down_row(dir.path(), &file, max_iter, &extra, ("2", "3"));
+        let number = |name: &str| r[name].parse::<f64>().unwrap();
         (
             number("beta_located"),
             number("tolerance"),
@@ -958,52 +970,26 @@ fn a_birth_at_vanishing_mass_is_located_at_its_onset_to_1e_30_at_256_bits() {
          0.003579,0.020984,0.465880\n",
     )
     .unwrap();
-    // (beta_predicted, beta_located, tolerance, unconverged_solves) of the 2 -> 3 row.
     let row = |precision: &str| {
-        let out = dir.path().join(format!("run{precision}"));
-        run_cli(&[
-            "anneal",
-            file.to_str().unwrap(),
-            "--normalize",
-            "--method",
-            "ib",
-            "--direction",
-            "down",
-            "--beta-min",
-            "0.5",
-            "--beta-max",
-            "50",
-            "--precision",
-            precision,
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .unwrap();
-        let (h, rows) = csv(&out.join("bifurcations.csv"));
-        let col = |name: &str| h.iter().position(|c| c == name).unwrap();
-        let r = rows
-            .iter()
-            .find(|r| r[col("clusters_before")] == "2" && r[col("clusters_after")] == "3")
-            .unwrap_or_else(|| panic!("no 2 -> 3 row: {rows:?}"))
-            .clone();
-        assert_eq!(r[col("kind")], "nucleation", "{r:?}");
-        let field = |name: &str| r[col(name)].clone();
-        (
-            field("beta_predicted"),
-            field("beta_located"),
-            field("tolerance").parse::<f64>().unwrap(),
-            field("unconverged_solves"),
-        )
+        let extra = ["--method", "ib", "--precision", precision];
+        let (_, r) = down_row(dir.path(), &file, precision, &extra, ("2", "3"));
+        assert_eq!(r["kind"], "nucleation", "{r:?}");
+        r
     };
-    let (predicted, located, tolerance, unconverged) = row("256");
-    assert_eq!(predicted, located);
-    assert!(tolerance <= 1e-30, "{tolerance}");
-    assert_eq!(unconverged, "0");
+    let r = row("256");
+    let located = &r["beta_located"];
+    assert_eq!(&r["beta_predicted"], located);
+    assert!(r["tolerance"].parse::<f64>().unwrap() <= 1e-30, "{r:?}");
+    assert_eq!(r["unconverged_solves"], "0");
     assert!(located.starts_with("1.0786645872830"), "{located}");
-    let (_, f64_located, f64_tolerance, _) = row("f64");
-    let (a, b): (f64, f64) = (located[..20].parse().unwrap(), f64_located.parse().unwrap());
+    let f = row("f64");
+    let (a, b): (f64, f64) = (
+        located[..20].parse().unwrap(),
+        f["beta_located"].parse().unwrap(),
+    );
+    let f64_tolerance: f64 = f["tolerance"].parse().unwrap();
     assert!(
         (a - b).abs() <= f64_tolerance * b,
-        "256 bits {located} vs f64 {f64_located} ± {f64_tolerance}"
+        "256 bits {located} vs f64 {b} ± {f64_tolerance}"
     );
 }
