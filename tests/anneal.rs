@@ -6,7 +6,7 @@
 mod common;
 
 use common::{bconv, h2, h2_inverse, labels, random_joint};
-use ibex::anneal::{anneal, AnnealOptions, Direction, Path};
+use ibex::anneal::{anneal, solve_merging, AnnealOptions, Direction, Path};
 use ibex::bifurcation::sdpi_constant;
 use ibex::branches::{envelope, metastable_stretches, OBJECTIVES_DIFFER};
 use ibex::dual_ib::DualIb;
@@ -1212,4 +1212,62 @@ fn the_down_path_keeps_a_weakly_first_order_branch_down_to_its_onset() {
         "{} vs 1/s* {onset}",
         first.beta_located
     );
+}
+
+/// On joints with zeros in p(y|x) the IB's nucleation test must leave the faces of the
+/// simplex: at q = p(y|x) of a row with zeros every input with mass where q has none is at
+/// infinite distance and weighs 0, so the test's iteration stays there, while the maximum
+/// near it gives those outputs a little mass. Until 2026-12-05 that trap put the onset of
+/// the down path's 2 -> 3 on a random 3x4 joint with one zero (fuzz joint k14) at 2.86715,
+/// 1.1e-3 above where the third cluster is born, with a tolerance of 4.5e-11 (on 300
+/// random joints, 136 IB rows moved, by up to 6%). Independent check: the branch with three
+/// clusters, continued down from the path, has a third cluster whose mass falls linearly
+/// (spec ib §3.1); extrapolated linearly to zero from 1e-4 and 2e-4 above the located
+/// beta, it vanishes there to 1e-6 relative (9e-8 when written).
+#[test]
+fn a_birth_on_a_joint_with_zeros_is_where_the_new_cluster_mass_extrapolates_to_zero() {
+    let text = "0.025916,0.042465,0.030587,0.233679\n0.188567,0.234185,0.004898,0.049044\n\
+                0.165957,0.000000,0.000504,0.024198\n";
+    let read = ReadOptions {
+        normalize: true,
+        ..ReadOptions::default()
+    };
+    let j = parse_joint::<f64>("k14", text, &read).unwrap().joint;
+    let opts = options::<f64>(true);
+    let down = anneal(
+        &Ib,
+        &j,
+        &log_grid(0.5, 50.0, 25),
+        Direction::Down,
+        &opts,
+        &|_| {},
+    );
+    let rows = locate(&Ib, &j, &down, &opts, &1e-10);
+    let row = rows
+        .iter()
+        .find(|b| b.clusters_before == 2 && b.clusters_after == 3)
+        .unwrap_or_else(|| panic!("no 2 -> 3 row: {rows:?}"));
+    assert_eq!(row.kind, Kind::Nucleation, "{row:?}");
+    let beta_c = row.beta_located;
+    // The three-cluster branch, from the path's lowest three-cluster point.
+    let start = down
+        .points
+        .iter()
+        .find(|s| s.clusters.len() == 3)
+        .expect("the down path has three clusters somewhere");
+    let far_beta = beta_c * (1.0 + 2e-4);
+    let far = solve_merging(&Ib, &j, &far_beta, merged_encoder(start, 3), &opts);
+    let near_beta = beta_c * (1.0 + 1e-4);
+    let near = solve_merging(&Ib, &j, &near_beta, merged_encoder(&far, 3), &opts);
+    for s in [&far, &near] {
+        assert_eq!(s.termination, Termination::Converged);
+        assert_eq!(s.clusters.len(), 3, "{:?}", s.clusters);
+    }
+    let (m_far, m_near) = (far.clusters[2].0, near.clusters[2].0);
+    let zero = near_beta - m_near * (far_beta - near_beta) / (m_far - m_near);
+    assert!(
+        ((zero - beta_c) / beta_c).abs() < 1e-6,
+        "the new cluster's mass vanishes at {zero}, the row says {beta_c}"
+    );
+    assert!((beta_c - 2.86715).abs() > 1e-3, "{beta_c}");
 }
