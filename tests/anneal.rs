@@ -13,7 +13,7 @@ use ibex::dual_ib::DualIb;
 use ibex::ib::Ib;
 use ibex::info::{self, nats_to_bits};
 use ibex::io::{parse_joint, ReadOptions};
-use ibex::locate::{locate, sdpi_lower_bound, Kind};
+use ibex::locate::{locate, sdpi_lower_bound, Bifurcation, Kind};
 use ibex::scalar::{Mp256, Real};
 use ibex::solve::{merged_encoder, MergeTol, Stop, Termination};
 use ibex::{Joint, MaximalCorrelation};
@@ -30,6 +30,17 @@ fn log_grid(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     (0..n)
         .map(|i| (lo.ln() + (hi.ln() - lo.ln()) * i as f64 / (n - 1) as f64).exp())
         .collect()
+}
+
+/// The IB's down path over `betas` and its located changes (to 1e-10 relative).
+fn ib_down_located(
+    j: &Joint<f64>,
+    betas: &[f64],
+    opts: &AnnealOptions<f64>,
+) -> (Path<f64>, Vec<Bifurcation<f64>>) {
+    let down = anneal(&Ib, j, betas, Direction::Down, opts, &|_| {});
+    let located = locate(&Ib, j, &down, opts, &1e-10);
+    (down, located)
 }
 
 fn example<T: Real>(text: &str) -> Joint<T> {
@@ -487,15 +498,7 @@ fn nucleation_on_a_non_trivial_branch_is_predicted_by_the_growth_test() {
     let text = std::fs::read_to_string(common::example("dualib_5x2.csv")).unwrap();
     let j = example::<f64>(&text);
     let opts = options::<f64>(true);
-    let down = anneal(
-        &Ib,
-        &j,
-        &log_grid(1.0, 64.0, 25),
-        Direction::Down,
-        &opts,
-        &|_| {},
-    );
-    let b = locate(&Ib, &j, &down, &opts, &1e-10);
+    let (down, b) = ib_down_located(&j, &log_grid(1.0, 64.0, 25), &opts);
     let nuc = b
         .iter()
         .find(|x| x.kind == Kind::Nucleation && x.clusters_before == 2 && x.clusters_after == 3)
@@ -584,15 +587,7 @@ fn down_paths_driven_by_squarem_and_anderson_locate_the_same_splits() {
     let changes = |acceleration: Acceleration| {
         let mut opts = options::<f64>(true);
         opts.stop = opts.stop.clone().with_acceleration(acceleration);
-        let down = anneal(
-            &Ib,
-            &j,
-            &log_grid(1.0, 64.0, 25),
-            Direction::Down,
-            &opts,
-            &|_| {},
-        );
-        locate(&Ib, &j, &down, &opts, &1e-10)
+        ib_down_located(&j, &log_grid(1.0, 64.0, 25), &opts).1
     };
     let (squarem, anderson) = (
         changes(Acceleration::Squarem),
@@ -1015,15 +1010,7 @@ fn locations_count_the_branch_solves_that_did_not_converge() {
     let count = |max_iter: usize| {
         let mut opts = options::<f64>(true);
         opts.stop.max_iter = max_iter;
-        let down = anneal(
-            &Ib,
-            &j,
-            &log_grid(1.0, 64.0, 25),
-            Direction::Down,
-            &opts,
-            &|_| {},
-        );
-        let b = locate(&Ib, &j, &down, &opts, &1e-10);
+        let (_, b) = ib_down_located(&j, &log_grid(1.0, 64.0, 25), &opts);
         assert_eq!(b.len(), 4, "{b:?}");
         b.iter().map(|x| x.unconverged_solves).sum::<usize>()
     };
@@ -1183,14 +1170,7 @@ fn the_down_path_keeps_a_weakly_first_order_branch_down_to_its_onset() {
         "{onset} {linear}"
     );
     let opts = options::<f64>(true);
-    let down = anneal(
-        &Ib,
-        &j,
-        &log_grid(0.5, 50.0, 40),
-        Direction::Down,
-        &opts,
-        &|_| {},
-    );
+    let (down, located) = ib_down_located(&j, &log_grid(0.5, 50.0, 40), &opts);
     let inside: Vec<_> = down
         .points
         .iter()
@@ -1201,7 +1181,6 @@ fn the_down_path_keeps_a_weakly_first_order_branch_down_to_its_onset() {
         assert_eq!(s.clusters.len(), 2, "beta {}", s.beta);
         assert!(s.objective < -1e-7, "beta {}: L {}", s.beta, s.objective);
     }
-    let located = locate(&Ib, &j, &down, &opts, &1e-10);
     let first = located
         .iter()
         .find(|b| (b.clusters_before, b.clusters_after) == (1, 2))
@@ -1234,15 +1213,7 @@ fn a_birth_on_a_joint_with_zeros_is_where_the_new_cluster_mass_extrapolates_to_z
     };
     let j = parse_joint::<f64>("k14", text, &read).unwrap().joint;
     let opts = options::<f64>(true);
-    let down = anneal(
-        &Ib,
-        &j,
-        &log_grid(0.5, 50.0, 25),
-        Direction::Down,
-        &opts,
-        &|_| {},
-    );
-    let rows = locate(&Ib, &j, &down, &opts, &1e-10);
+    let (down, rows) = ib_down_located(&j, &log_grid(0.5, 50.0, 25), &opts);
     let row = rows
         .iter()
         .find(|b| b.clusters_before == 2 && b.clusters_after == 3)
