@@ -416,9 +416,10 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
                     let h = T::from_f64(1e-4);
                     let lightest = |beta: T| {
                         let s = on_high(&beta);
-                        (s.termination == Termination::Converged && s.clusters.len() > ca.min(cb))
-                            .then(|| s.clusters.last().map(|c| c.0.clone()))
-                            .flatten()
+                        (s.termination == Termination::Converged
+                            && s.clusters.len() > low.clusters.len())
+                        .then(|| s.clusters.last().map(|c| c.0.clone()))
+                        .flatten()
                     };
                     let two = T::from_f64(2.0);
                     let far = lightest(onset.clone() * (T::one() + h.clone() * &two));
@@ -436,7 +437,7 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
                 // solve stopped at the iteration cap, as the high branch's new cluster does
                 // near its onset, where its mass settles ever more slowly (critical slowing
                 // down): objectives of unconverged iterates decide nothing, so the
-                // comparison ends there, unresolved, and the onset below locates the change.
+                // comparison ends there, unresolved, and the onset (above) locates the change.
                 let better = |beta: &T| {
                     let (l, h) = (on_low(beta), on_high(beta));
                     let converged = [&l, &h]

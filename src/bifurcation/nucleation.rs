@@ -91,7 +91,9 @@ pub(super) enum Distortion {
 /// w(x) = p(x) exp(−β KL(p(y|x)‖q)) / Z(x) / c(q). The iteration q ← Σ_x w_q(x) p(y|x) is a
 /// minorise-maximise step (Jensen on ln c with weights w_q), so c never decreases; it is
 /// accelerated by SQUAREM (extrapolations kept only when they do not lower c). Starts:
-/// every row p(y|x), its midpoint with p_Y, p_Y, and every live decoder; for |X| >
+/// every row p(y|x), its midpoint with p_Y, for a row with zeros also
+/// (1 − ε) p(y|x) + ε p_Y with ε = 1e-2, 1e-4, 1e-6 (the row itself is a trap: see the
+/// source), p_Y, and every live decoder; for |X| >
 /// [`FULL_SEARCH_MAX_X`] a fixed budget instead: the rows (and midpoints) of the
 /// [`BUDGET_STARTS`] inputs with the largest p(x)/Z(x) (each alone adds that much to c at
 /// its own row), p_Y, and the [`BUDGET_STARTS`] heaviest live decoders (the full set cost
@@ -275,7 +277,9 @@ pub(super) fn nucleation_test<T: Real>(
             // input with mass where q has none is at infinite distance and weighs 0, so the
             // step returns p(y|x) itself, while the local maximum near it may give those
             // outputs a little mass (on a random 3x4 joint q(y) = 3.5e-4 there, which the
-            // midpoint start above does not reach). Starts just off the face, too.
+            // midpoint start above does not reach). Starts just off the face, too; the dual
+            // IB gets them as well (its own face starts are below), which left its
+            // located values unchanged on 300 random joints.
             if row.iter().any(|v| v.is_zero()) {
                 for eps in [1e-2, 1e-4, 1e-6] {
                     starts.push(toward_p_y(&row, eps));
