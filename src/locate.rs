@@ -324,7 +324,7 @@ pub fn locate_sharing_onset<T: Real, B: Bottleneck<T>>(
                 p,
                 beta,
                 &s.q_t_given_x,
-                &options.merge.decoder,
+                &options.merge.decoder_at(beta),
             )
         };
         let grows = |beta: &T| growth_at(&on_low_tight(beta), beta).is_some_and(|g| g > T::zero());

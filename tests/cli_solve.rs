@@ -274,3 +274,28 @@ fn the_default_starts_leave_the_unstable_trivial_solution_and_frozen_points() {
     let l = v["objective"].as_f64().unwrap();
     assert!((l + 0.073180152687).abs() < 1e-9, "{v}");
 }
+
+/// Two inputs whose p(y|x) differ by 1e-9: (1, 0) and (1 − 1e-9, 1e-9), p(x) = 1/2, so
+/// 1/rho_m^2 = 2e9. Far above it (beta = 1e10, 1e12) the iteration keeps the inputs
+/// apart, with decoders about 1e-9 apart. Counted with the fixed merging tolerance
+/// sqrt(tol) = 6e-6 they were one cluster, so H(T) = 0 was reported below
+/// I(X;T) = 1 bit, which no encoder allows (I(X;T) = H(T) − H(T|X) ≤ H(T)); the merging
+/// tolerance is now at most 1e-2/beta.
+#[test]
+fn clusters_that_a_large_beta_keeps_apart_are_counted_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("near.csv");
+    std::fs::write(&f, "0.5,0\n0.4999999995,0.0000000005\n").unwrap();
+    for beta in ["1e10", "1e12"] {
+        let v = solve_json(&[f.to_str().unwrap(), "--beta", beta]);
+        let i_xt = v["i_xt_bits"].as_f64().unwrap();
+        let h_t = v["h_t_bits"].as_f64().unwrap();
+        assert_eq!(v["termination"], "converged", "beta {beta}");
+        assert!(i_xt > 0.99, "beta {beta}: I(X;T) = {i_xt} bits");
+        assert!(
+            h_t >= i_xt - 1e-12,
+            "beta {beta}: H(T) = {h_t} < I(X;T) = {i_xt}"
+        );
+        assert_eq!(v["clusters"], 2, "beta {beta}");
+    }
+}

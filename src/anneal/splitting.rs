@@ -114,6 +114,7 @@ pub(super) fn solve_splitting<T: Real, B: Bottleneck<T>>(
     let mut born = pair_distances(method, p, &current, &pairs);
     let mut converging = false;
     let takeoff = T::from_f64(SPLIT_TAKEOFF);
+    let merged_within = options.merge.decoder_at(beta);
     loop {
         let remaining = options.stop.max_iter.saturating_sub(used);
         let max_iter = if converging {
@@ -135,7 +136,7 @@ pub(super) fn solve_splitting<T: Real, B: Bottleneck<T>>(
         let split: Vec<bool> = now
             .iter()
             .zip(&born)
-            .map(|(d, d0)| d.is_finite() && *d > options.merge.decoder && *d > takeoff.clone() * d0)
+            .map(|(d, d0)| d.is_finite() && *d > merged_within && *d > takeoff.clone() * d0)
             .collect();
         // Twins that split are twins no more; every column without a twin that may
         // split gets a copy (the halves of a split, and clusters that became unstable).
