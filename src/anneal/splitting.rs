@@ -9,7 +9,7 @@ use crate::bifurcation::split_eigenvalue_bounds;
 use crate::bottleneck::{cluster_marginal, Bottleneck};
 use crate::dist::Joint;
 use crate::scalar::Real;
-use crate::solve::{solve, Solution, Stop, Termination};
+use crate::solve::{finish, solve, Solution, Stop, Termination};
 
 /// Appends a copy of every selected column (`selected[t]`, one flag per column of `enc`):
 /// the two copies share the column's mass with a deterministic relative nudge
@@ -127,9 +127,10 @@ pub(super) fn solve_splitting<T: Real, B: Bottleneck<T>>(
             ..options.stop.clone()
         };
         let mut s = solve(method, p, beta, current, &stop, &options.merge, &mut ());
+        let ran = s.iterations;
         used += s.iterations;
         s.iterations = used;
-        if s.termination == Termination::NonFinite || used >= options.stop.max_iter {
+        if s.termination == Termination::NonFinite {
             return s;
         }
         let now = pair_distances(method, p, &s.q_t_given_x, &pairs);
@@ -138,6 +139,15 @@ pub(super) fn solve_splitting<T: Real, B: Bottleneck<T>>(
             .zip(&born)
             .map(|(d, d0)| d.is_finite() && *d > merged_within && *d > takeoff.clone() * d0)
             .collect();
+        if used >= options.stop.max_iter {
+            // A takeoff is judged after a whole round: in fewer evaluations the twins
+            // move with the transient of an unconverged state, not with a split.
+            let judged: Vec<bool> = split
+                .iter()
+                .map(|&moved| moved && ran >= SPLIT_ROUND)
+                .collect();
+            return rejoin_twins(method, p, beta, s, &pairs, &judged, options);
+        }
         // Twins that split are twins no more; every column without a twin that may
         // split gets a copy (the halves of a split, and clusters that became unstable).
         let (mut kept, mut kept_born) = (Vec::new(), Vec::new());
@@ -160,6 +170,59 @@ pub(super) fn solve_splitting<T: Real, B: Bottleneck<T>>(
         born = kept_born;
         converging = !split.contains(&true);
     }
+}
+
+/// The capped end of [`solve_splitting`]: the twins that have not taken off (`split`
+/// false for their pair; the caller counts no takeoff in a round cut short by the cap,
+/// shorter than [`SPLIT_ROUND`]) are put back together, the copy's column added to its
+/// original's, and the result is assembled for that encoder (termination and evaluations
+/// as the run ended).
+///
+/// Why: a copy that has not taken off is the nudge of [`duplicate`], not a cluster the
+/// iteration found, but a few dozen evaluations leave twins about 1e-4 apart, beyond the
+/// merging tolerance, so they counted as distinct clusters and the next β copied both
+/// again. With `--max-iter 30` the up sweep on the DSBS (|X| = 2) reported 87 distinct
+/// clusters, and at `--max-iter 10` its columns doubled at every grid point (14,046 of
+/// them) until the command ran for minutes. In a round of 10 evaluations, twins of an
+/// unconverged state moved threefold apart with its transient, and counting that as a
+/// split still doubled the clusters at every grid point (24 on the DSBS).
+fn rejoin_twins<T: Real, B: Bottleneck<T>>(
+    method: &B,
+    p: &Joint<T>,
+    beta: &T,
+    s: Solution<T>,
+    pairs: &[(usize, usize)],
+    split: &[bool],
+    options: &AnnealOptions<T>,
+) -> Solution<T> {
+    let k = s.q_t_given_x.ncols();
+    let mut keep = vec![true; k];
+    let mut q = s.q_t_given_x.clone();
+    for (&(t, u), &moved) in pairs.iter().zip(split) {
+        if !moved {
+            for x in 0..q.nrows() {
+                let copy = q[(x, u)].clone();
+                q[(x, t)] += copy;
+            }
+            keep[u] = false;
+        }
+    }
+    if keep.iter().all(|&k| k) {
+        return s;
+    }
+    let kept: Vec<usize> = (0..k).filter(|&t| keep[t]).collect();
+    let q = DMatrix::from_fn(q.nrows(), kept.len(), |x, c| q[(x, kept[c])].clone());
+    finish(
+        method,
+        p,
+        beta,
+        q,
+        None,
+        &options.merge,
+        s.iterations,
+        s.termination,
+        s.residual,
+    )
 }
 
 /// Which columns of `q` [`solve_splitting`] gives a copy: live columns that are in none of
@@ -240,5 +303,48 @@ mod tests {
             s.q_t_given_x.ncols()
         );
         assert!(s.objective.abs() < 1e-15, "L = {}", s.objective);
+    }
+
+    /// A capped up sweep must not pile up copies. On the DSBS (E = 0.1, |X| = 2) with
+    /// `--max-iter 10` twins of unconverged states counted as split and the columns doubled
+    /// at every grid point (14,046 of them; the command ran for minutes); with 30, 87
+    /// distinct clusters were reported. Now a capped solve rejoins twins that no whole
+    /// round saw take off, so no point of the sweep has more than 2|X| columns.
+    #[test]
+    fn a_capped_up_sweep_rejoins_unjudged_twins() {
+        let labels = |n: usize| (0..n).map(|i| i.to_string()).collect();
+        let p = Joint::normalized(
+            DMatrix::from_row_slice(2, 2, &[0.45, 0.05, 0.05, 0.45]),
+            labels(2),
+            labels(2),
+        )
+        .expect("a joint")
+        .joint;
+        let betas: Vec<f64> = (0..6).map(|i| 5f64.powf(i as f64 / 5.0)).collect();
+        for cap in [10, 30] {
+            let stop = Stop {
+                max_iter: cap,
+                ..Stop::default()
+            };
+            let options = AnnealOptions {
+                adaptive: true,
+                max_points: 400,
+                ..AnnealOptions::new(stop)
+            };
+            let path = crate::anneal::anneal(
+                &Ib,
+                &p,
+                &betas,
+                crate::anneal::Direction::Up,
+                &options,
+                &|_| {},
+            );
+            let widest = path.points.iter().map(|s| s.q_t_given_x.ncols()).max();
+            assert!(widest <= Some(4), "cap {cap}: {widest:?} columns");
+            assert!(path
+                .points
+                .iter()
+                .any(|s| s.termination == Termination::MaxIter));
+        }
     }
 }
