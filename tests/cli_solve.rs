@@ -180,6 +180,8 @@ fn bad_parameters_are_one_line_errors() {
         ),
         (vec!["--beta", "2", "--clusters", "0"], "--clusters"),
         (vec!["--beta", "2", "--tol", "0"], "--tol"),
+        (vec!["--beta", "2", "--tol", "2e-4"], "to 1e-4"),
+        (vec!["--beta", "2", "--tol", "1e-300"], "epsilon (2.2e-16"),
         (
             vec!["--beta", "2", "--restarts", "3", "--init", "/tmp/any.csv"],
             "--restarts",
