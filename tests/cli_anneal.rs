@@ -203,8 +203,9 @@ fn both_methods_are_compared() {
         assert!(dir.path().join(sub).join("bifurcations.csv").exists());
     }
     // And the changes located along the paths, side by side: going down both leave the
-    // trivial solution at their onsets 1/s* and 1/eta_dual (tests/thresholds.rs checks
-    // these constants against mpmath).
+    // trivial solution at their onsets 1/s* and 1/eta_dual, here against the mpmath
+    // values of data/reference/make_sdpi_reference.py (s* = 0.22909362993854694120...,
+    // eta_dual = 0.31020180666508627632..., as in tests/thresholds.rs) to 1e-12.
     let compared = text
         .split("== critical points along the paths compared\n")
         .nth(1)
@@ -213,11 +214,23 @@ fn both_methods_are_compared() {
         .lines()
         .find(|l| l.trim_start().starts_with("down") && l.contains("1->2"))
         .expect("down 1->2 located by both");
-    assert!(
-        down.contains("IB nucleation 4.36502752288761")
-            && down.contains("dual IB nucleation 3.22370785248089"),
-        "{down}"
-    );
+    let value_after = |label: &str| -> f64 {
+        down.split(label)
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no number after `{label}` in {down}"))
+    };
+    for (label, oracle) in [
+        (" IB nucleation ", 1.0 / 0.229_093_629_938_546_93),
+        ("dual IB nucleation ", 1.0 / 0.310_201_806_665_086_3),
+    ] {
+        let located = value_after(label);
+        assert!(
+            ((located - oracle) / oracle).abs() < 1e-12,
+            "{label}{located} vs mpmath {oracle}: {down}"
+        );
+    }
 }
 
 #[test]
