@@ -120,7 +120,11 @@ fn acceleration_beats_critical_slowing_down_below_the_first_split() {
 }
 
 /// The DSBS, whose IB curve is Mrs. Gerber's closed form: the accelerated solution lies on
-/// it (I(T;Y) = 1 − h(e ⋆ h^-1(1 − I(X;T))) in bits) to 1e-10 nats.
+/// it (I(T;Y) = 1 − h(e ⋆ h^-1(1 − I(X;T))) in bits) to 1e-10 nats, at the point of the
+/// curve that belongs to its beta. Every symmetric encoder lies on the curve (after one
+/// evaluation from the identity start too), so the curve alone shows only symmetry: the
+/// point's beta(q) = ln((1−q)/q) / ((1−2e) ln((1−s)/s)), s = e⋆q, q = h^-1(1 − I(X;T))
+/// (spec ib §4.1) must equal the beta solved for.
 #[test]
 fn accelerated_solutions_lie_on_the_dsbs_closed_form() {
     let e = 0.1f64;
@@ -142,6 +146,11 @@ fn accelerated_solutions_lie_on_the_dsbs_closed_form() {
             (s.i_ty - curve).abs() < 1e-10,
             "beta {beta}: {} vs {curve}",
             s.i_ty
+        );
+        let beta_of_q = ((1.0 - q) / q).ln() / ((1.0 - 2.0 * e) * ((1.0 - star) / star).ln());
+        assert!(
+            (beta_of_q - beta).abs() < 1e-7 * beta,
+            "beta {beta}: the point belongs to beta {beta_of_q}"
         );
     }
 }

@@ -97,7 +97,7 @@ fn f64_agrees_with_512_bits_on_random_joints() {
 
 #[test]
 fn decimal_input_is_parsed_at_working_precision() {
-    // 0.1 + 0.2 + 0.7 = 1: exactly true of the decimals, so a strict read at 256 bits
+    // 0.1 + 0.2 + 0.3 + 0.4 = 1: exactly true of the decimals, so a strict read at 256 bits
     // passes; with f64 round-trip digits it is not 1 above f64 precision.
     let ok = parse_joint::<Mp256>("t", "0.1,0.2\n0.3,0.4\n", &ReadOptions::default()).unwrap();
     assert_eq!(ok.joint.p_xy()[(0, 0)], Mp256::parse("0.1").unwrap());

@@ -94,6 +94,8 @@ quickcheck! {
             let mut dib = Objectives::default();
             run_with(&GeneralizedIb::deterministic(), &j, beta, seed, &mut dib, a);
             !ib.0.is_empty()
+                && !gen.0.is_empty()
+                && !dib.0.is_empty()
                 && non_increasing(&ib.0)
                 && non_increasing(&gen.0)
                 && non_increasing(&dib.0)
