@@ -64,7 +64,7 @@ pub struct JointInput {
     #[arg(long)]
     pub long: bool,
     /// Working precision: f64, or MPFR bits 128, 256, 512, 1024.
-    #[arg(long, default_value = "f64", value_parser = parse_precision)]
+    #[arg(long, default_value = "f64", value_parser = parse_precision, allow_hyphen_values = true)]
     pub precision: u32,
     /// Mix uniform label noise into p(y|x): p(y|x) <- (1 - EPS) p(y|x) + EPS/|Y|, p(x) kept
     /// (reported in every output). Removes the zeros of p(y|x) that the dual IB cannot
@@ -164,52 +164,52 @@ pub enum GenKind {
     /// Doubly symmetric binary source: X ~ Bern(1/2), Y = X xor N, N ~ Bern(E).
     Dsbs {
         /// Crossover probability E in [0, 1], a plain decimal (exact arithmetic).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         crossover: String,
     },
     /// p(x,y) ~ Dirichlet(alpha) over all nx*ny cells.
     Dirichlet {
         /// Number of x values (rows).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_unsigned::<usize>, allow_negative_numbers = true)]
         nx: usize,
         /// Number of y values (columns).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_unsigned::<usize>, allow_negative_numbers = true)]
         ny: usize,
         /// ChaCha20 seed.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_unsigned::<u64>, allow_negative_numbers = true)]
         seed: u64,
         /// Dirichlet concentration.
-        #[arg(long, default_value_t = 1.0)]
+        #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
         alpha: f64,
     },
     /// Discretised standard bivariate normal with correlation rho on an n x n grid.
     Gaussian {
         /// Grid size per axis.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_unsigned::<usize>, allow_negative_numbers = true)]
         n: usize,
         /// Correlation in (-1, 1).
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         rho: f64,
         /// Half-width of the grid in standard deviations.
-        #[arg(long, default_value_t = 4.0)]
+        #[arg(long, default_value_t = 4.0, allow_negative_numbers = true)]
         range: f64,
     },
     /// Sparse joint: each row has nnz non-zero cells at random columns.
     Sparse {
         /// Number of x values (rows).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_unsigned::<usize>, allow_negative_numbers = true)]
         nx: usize,
         /// Number of y values (columns).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_unsigned::<usize>, allow_negative_numbers = true)]
         ny: usize,
         /// Non-zeros per row.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_unsigned::<usize>, allow_negative_numbers = true)]
         nnz: usize,
         /// ChaCha20 seed.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_unsigned::<u64>, allow_negative_numbers = true)]
         seed: u64,
         /// Dirichlet concentration of the weights within a row.
-        #[arg(long, default_value_t = 1.0)]
+        #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
         alpha: f64,
     },
 }
@@ -220,6 +220,28 @@ pub struct DemoArgs {
     /// Where the demo writes its sweeps and plots.
     #[arg(long, default_value = "ibex-demo")]
     pub out: PathBuf,
+}
+
+/// A clap value parser for counts, seeds and sizes: an unsigned integer, with a message
+/// that says so when given a negative number (clap's own parser only says "invalid
+/// digit"). With `allow_negative_numbers` on the argument, `-1` reaches this parser
+/// instead of being taken for a flag.
+pub(crate) fn parse_unsigned<U: TryFrom<u128>>(s: &str) -> std::result::Result<U, String> {
+    let text = s.trim();
+    let expected = "expected a non-negative integer (0, 1, 2, ...)";
+    let digits = text.strip_prefix('+').unwrap_or(text);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        let bits = 8 * std::mem::size_of::<U>();
+        return digits
+            .parse::<u128>()
+            .ok()
+            .and_then(|v| U::try_from(v).ok())
+            .ok_or_else(|| format!("found `{text}`, too large; {expected} below 2^{bits}"));
+    }
+    if text.starts_with('-') && text[1..].parse::<f64>().is_ok() {
+        return Err(format!("found the negative number `{text}`; {expected}"));
+    }
+    Err(format!("found `{text}`; {expected}"))
 }
 
 /// The precisions the command line offers.

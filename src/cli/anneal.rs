@@ -71,46 +71,46 @@ pub struct SweepArgs {
     #[arg(long, value_enum, default_value_t = AnnealMethod::Ib)]
     pub method: AnnealMethod,
     /// Smallest beta of the grid.
-    #[arg(long, default_value = "0.5")]
+    #[arg(long, default_value = "0.5", allow_hyphen_values = true)]
     pub beta_min: String,
     /// Largest beta of the grid.
-    #[arg(long, default_value = "100")]
+    #[arg(long, default_value = "100", allow_hyphen_values = true)]
     pub beta_max: String,
     /// Log-spaced grid points between --beta-min and --beta-max (refined adaptively).
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = 40, value_parser = super::parse_unsigned::<usize>, allow_negative_numbers = true)]
     pub points: usize,
     /// An explicit comma-separated list of betas instead of a range (no refinement).
-    #[arg(long, conflicts_with_all = ["beta_min", "beta_max", "points"])]
+    #[arg(long, conflicts_with_all = ["beta_min", "beta_max", "points"], allow_hyphen_values = true)]
     pub betas: Option<String>,
     /// Sweep direction.
     #[arg(long, value_enum, default_value_t = DirectionArg::Both)]
     pub direction: DirectionArg,
     /// Convergence tolerance of each solve (default epsilon^(2/3)).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub tol: Option<String>,
     /// Iteration cap of each solve (evaluations of the iteration map).
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = 100_000, value_parser = super::parse_unsigned::<usize>, allow_negative_numbers = true)]
     pub max_iter: usize,
     /// How each solve's iteration is driven (auto: SQUAREM going up, Anderson going down and in independent mode).
     #[arg(long, value_enum, default_value_t = AccelerationArg::Auto)]
     pub acceleration: AccelerationArg,
     /// Relative tolerance of located bifurcations (default 1e-10 in f64, 1e-30 above).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub locate_tol: Option<String>,
     /// Largest number of points per path (adaptive refinement stops there).
-    #[arg(long, default_value_t = 400)]
+    #[arg(long, default_value_t = 400, value_parser = super::parse_unsigned::<usize>, allow_negative_numbers = true)]
     pub max_points: usize,
     /// Locate at most this many changes of the cluster count per path, lowest beta first;
     /// the rest are listed as `unlocated` (bracket only). `all` locates every one (a joint
     /// with a large X can have hundreds, each costing tens of solves near a critical point).
-    #[arg(long, default_value = "64")]
+    #[arg(long, default_value = "64", allow_hyphen_values = true)]
     pub max_located: String,
     /// Random starts per beta in the independent mode, besides the identity and the
     /// single cluster (seeds --seed, --seed + 1, ...; the best objective is kept).
-    #[arg(long, default_value_t = crate::anneal::DEFAULT_RESTARTS)]
+    #[arg(long, default_value_t = crate::anneal::DEFAULT_RESTARTS, value_parser = super::parse_unsigned::<usize>, allow_negative_numbers = true)]
     pub restarts: usize,
     /// Seed of the first random start of the independent mode.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = super::parse_unsigned::<u64>, allow_negative_numbers = true)]
     pub seed: u64,
 }
 
@@ -122,7 +122,7 @@ fn parse_max_located(text: &str) -> Result<Option<usize>> {
     text.parse::<usize>().map(Some).map_err(|_| {
         Error::parameter(
             "--max-located",
-            text.to_string(),
+            format!("`{text}`"),
             "a count of changes (0, 1, 2, ...) or `all`",
         )
     })

@@ -75,16 +75,16 @@ pub struct SolveArgs {
     #[arg(long, allow_hyphen_values = true)]
     pub alpha: Option<String>,
     /// Number of clusters |T| (default |X|).
-    #[arg(long)]
+    #[arg(long, value_parser = super::parse_unsigned::<usize>, allow_negative_numbers = true)]
     pub clusters: Option<usize>,
     /// Seed of the random initial encoder (ChaCha20).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = super::parse_unsigned::<u64>, allow_negative_numbers = true)]
     pub seed: u64,
     /// Converged when max |q_{n+1}(t|x) - q_n(t|x)| <= tol (default epsilon^(2/3): 3.7e-11 in f64).
     #[arg(long, allow_hyphen_values = true)]
     pub tol: Option<String>,
     /// Iteration cap (evaluations of the iteration map).
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = 100_000, value_parser = super::parse_unsigned::<usize>, allow_negative_numbers = true)]
     pub max_iter: usize,
     /// How the iteration is driven; every choice stops at the same fixed-point test.
     #[arg(long, value_enum, default_value_t = AccelerationArg::Auto)]
@@ -96,7 +96,7 @@ pub struct SolveArgs {
     pub init: String,
     /// Random starts (seeds seed, seed+1, ...), run in parallel beside the --init start
     /// (identity or random; not with a file); the lowest objective wins.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = super::parse_unsigned::<usize>, allow_negative_numbers = true)]
     pub restarts: usize,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Json)]
