@@ -94,7 +94,8 @@ pub struct SweepArgs {
     /// How each solve's iteration is driven (auto: SQUAREM going up, Anderson going down and in independent mode).
     #[arg(long, value_enum, default_value_t = AccelerationArg::Auto)]
     pub acceleration: AccelerationArg,
-    /// Relative tolerance of located bifurcations (default 1e-10 in f64, 1e-30 above).
+    /// Relative tolerance of located bifurcations, in (0, 1) (default 1e-10 in f64, 1e-30
+    /// above).
     #[arg(long, allow_hyphen_values = true)]
     pub locate_tol: Option<String>,
     /// Largest number of points per path (adaptive refinement stops there).
@@ -207,7 +208,12 @@ pub(crate) fn sweep_into<T: Real>(
     let stop = parse_stop::<T>(args.tol.as_deref(), args.max_iter, args.acceleration)?;
     let locate_tol = match &args.locate_tol {
         Some(t) => {
-            super::solve::parse_real::<T>("--locate-tol", t, "a positive relative tolerance")?
+            let expected = "a relative tolerance between 0 and 1 (exclusive), such as 1e-10";
+            let v = super::solve::parse_real::<T>("--locate-tol", t, expected)?;
+            if v <= T::zero() || v >= T::one() {
+                return Err(Error::parameter("--locate-tol", format!("`{t}`"), expected));
+            }
+            v
         }
         None => T::from_f64(if T::PRECISION_BITS > 53 { 1e-30 } else { 1e-10 }),
     };
