@@ -101,7 +101,8 @@ pub struct SolveArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Json)]
     pub format: Format,
-    /// Also write the encoder q(t|x) (rows x, columns t) as CSV; usable as --init.
+    /// Also write the encoder q(t|x) (rows x, columns t: the --clusters allowed, unused
+    /// ones 0) as CSV; usable as --init.
     #[arg(long)]
     pub encoder_out: Option<PathBuf>,
 }
@@ -275,7 +276,7 @@ fn finish_report<T: Real, B: Bottleneck<T>>(
     let (inits, names): (Vec<_>, Vec<_>) = starts::<T>(args, p, clusters)?.into_iter().unzip();
     let (solution, index) = solve_best(method, p, beta, inits, stop, &merge);
     if let Some(path) = &args.encoder_out {
-        write_encoder(path, &solution, file)?;
+        write_encoder(path, &solution, file, clusters)?;
     }
     let mut warnings = Vec::new();
     if method.name() == "dualib" && p.has_zero_conditionals() {
@@ -292,7 +293,15 @@ fn finish_report<T: Real, B: Bottleneck<T>>(
     ))
 }
 
-fn write_encoder<T: Real>(path: &PathBuf, s: &Solution<T>, file: &JointFile<T>) -> Result<()> {
+/// Writes the encoder with `clusters` columns: the solution's own (which the escape from
+/// support traps can leave with fewer, one per distinct cluster) padded with empty ones,
+/// so that the file is a valid `--init` for the same `--clusters`.
+fn write_encoder<T: Real>(
+    path: &PathBuf,
+    s: &Solution<T>,
+    file: &JointFile<T>,
+    clusters: usize,
+) -> Result<()> {
     let mut text = format!(
         "# encoder q(t|x) from ibex {} solve {} --method {} --beta {}; rows = x ({}), columns = t\n",
         env!("CARGO_PKG_VERSION"),
@@ -302,12 +311,15 @@ fn write_encoder<T: Real>(path: &PathBuf, s: &Solution<T>, file: &JointFile<T>) 
         file.joint.x_labels().join(" ")
     );
     for x in 0..s.q_t_given_x.nrows() {
-        let row: Vec<String> = s
+        let mut row: Vec<String> = s
             .q_t_given_x
             .row(x)
             .iter()
             .map(|v| v.to_decimal())
             .collect();
+        while row.len() < clusters {
+            row.push(T::zero().to_decimal());
+        }
         text.push_str(&row.join(","));
         text.push('\n');
     }
@@ -353,11 +365,13 @@ fn solution_report<T: Real>(
     );
     r.real("objective", "objective", "nats", &s.objective);
     r.value("clusters", "distinct clusters", "", json!(s.clusters.len()));
+    // The limit (--clusters, default |X|), not the solution's column count: the escape
+    // from support traps re-solves with one column per distinct cluster.
     r.value(
         "clusters_allowed",
         "clusters allowed |T|",
         "",
-        json!(s.q_t.len()),
+        json!(args.clusters.unwrap_or(file.joint.nx())),
     );
     r.value("iterations", "iterations", "", json!(s.iterations));
     r.value(
