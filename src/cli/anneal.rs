@@ -135,7 +135,7 @@ pub struct AnnealArgs {
     /// The sweep.
     #[command(flatten)]
     pub sweep: SweepArgs,
-    /// Output directory (created if missing).
+    /// Output directory (created if missing; checked to be writable before the sweep).
     #[arg(long)]
     pub out: PathBuf,
     /// Also write every path point's encoder q(t|x) (encoders.csv) and decoder q(y|t)
@@ -227,6 +227,9 @@ pub(crate) fn sweep_into<T: Real>(
         seed: args.seed,
     };
     let betas = grid::<T>(args)?;
+    if let Some(dir) = out_dir {
+        prepare_output(args, dir, encoders)?;
+    }
     // Each method's onset constant is computed once, for its paths and its thresholds.
     let (onset_ib, onset_dual) = (OnceLock::new(), OnceLock::new());
     let ib = |dir: Option<&FsPath>| {
@@ -293,6 +296,49 @@ pub(crate) fn sweep_into<T: Real>(
             Ok(text)
         }
     }
+}
+
+/// The files [`sweep_into`] writes into each method's output directory: with `encoders`,
+/// also the encoders and decoders (`tests/cli_input.rs` checks the list against what a
+/// sweep writes).
+fn output_files(encoders: bool) -> Vec<&'static str> {
+    let mut names = vec![
+        "path.csv",
+        "bifurcations.csv",
+        "summary.json",
+        "information_plane.svg",
+        "information_plane.png",
+        "bifurcation_diagram.svg",
+        "bifurcation_diagram.png",
+    ];
+    if encoders {
+        names.extend(["encoders.csv", "decoders.csv"]);
+    }
+    names
+}
+
+/// Before the sweep: refuses an output file that is the input joint, and makes sure the
+/// output directories (`dir`, or `dir/ib` and `dir/dualib` for both methods) exist and
+/// take files, so that a bad `--out` does not fail only after all the work.
+fn prepare_output(args: &SweepArgs, dir: &FsPath, encoders: bool) -> Result<()> {
+    let dirs = match args.method {
+        AnnealMethod::Both => vec![dir.join("ib"), dir.join("dualib")],
+        _ => vec![dir.to_path_buf()],
+    };
+    for d in &dirs {
+        for name in output_files(encoders) {
+            super::refuse_overwriting_inputs(
+                "--out",
+                &d.join(name),
+                &[("FILE", args.input.file.as_path())],
+            )?;
+        }
+    }
+    super::prepare_output_dir("--out", dir)?;
+    for d in &dirs {
+        super::prepare_output_dir("--out", d)?;
+    }
+    Ok(())
 }
 
 /// The dual IB on a joint whose p(y|x) has zeros: what goes wrong and the remedy.

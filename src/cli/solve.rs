@@ -102,7 +102,7 @@ pub struct SolveArgs {
     #[arg(long, value_enum, default_value_t = Format::Json)]
     pub format: Format,
     /// Also write the encoder q(t|x) (rows x, columns t: the --clusters allowed, unused
-    /// ones 0) as CSV; usable as --init.
+    /// ones 0) as CSV; usable as --init. Refused when it names an input file.
     #[arg(long)]
     pub encoder_out: Option<PathBuf>,
 }
@@ -272,6 +272,15 @@ fn finish_report<T: Real, B: Bottleneck<T>>(
     clusters: usize,
 ) -> Result<Report> {
     let p = &file.joint;
+    if let Some(path) = &args.encoder_out {
+        // Before the solve, so that a bad path does not cost the computation.
+        let mut inputs = vec![("FILE", args.input.file.as_path())];
+        if !matches!(args.init.as_str(), "identity" | "random") {
+            inputs.push(("--init", std::path::Path::new(&args.init)));
+        }
+        super::refuse_overwriting_inputs("--encoder-out", path, &inputs)?;
+        super::check_output_file("--encoder-out", path)?;
+    }
     let merge = MergeTol::for_stop(stop);
     let (inits, names): (Vec<_>, Vec<_>) = starts::<T>(args, p, clusters)?.into_iter().unzip();
     let (solution, index) = solve_best(method, p, beta, inits, stop, &merge);
@@ -323,7 +332,8 @@ fn write_encoder<T: Real>(
         text.push_str(&row.join(","));
         text.push('\n');
     }
-    std::fs::write(path, text).map_err(|e| Error::io(path.display().to_string(), e))
+    std::fs::write(path, text)
+        .map_err(|e| Error::io(format!("--encoder-out {}", path.display()), e))
 }
 
 /// The report of one solution (stable keys).
