@@ -2,8 +2,9 @@
 //! subcommands. No mathematics lives here: each subcommand turns arguments into library
 //! types, calls the library, and hands the results to a [`report::Report`].
 
+use std::fs::OpenOptions;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -64,7 +65,7 @@ pub struct JointInput {
     #[arg(long)]
     pub long: bool,
     /// Working precision: f64, or MPFR bits 128, 256, 512, 1024.
-    #[arg(long, default_value = "f64", value_parser = parse_precision)]
+    #[arg(long, default_value = "f64", value_parser = parse_precision, allow_hyphen_values = true)]
     pub precision: u32,
     /// Mix uniform label noise into p(y|x): p(y|x) <- (1 - EPS) p(y|x) + EPS/|Y|, p(x) kept
     /// (reported in every output). Removes the zeros of p(y|x) that the dual IB cannot
@@ -164,52 +165,52 @@ pub enum GenKind {
     /// Doubly symmetric binary source: X ~ Bern(1/2), Y = X xor N, N ~ Bern(E).
     Dsbs {
         /// Crossover probability E in [0, 1], a plain decimal (exact arithmetic).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         crossover: String,
     },
     /// p(x,y) ~ Dirichlet(alpha) over all nx*ny cells.
     Dirichlet {
         /// Number of x values (rows).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_unsigned::<usize>, allow_negative_numbers = true)]
         nx: usize,
         /// Number of y values (columns).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_unsigned::<usize>, allow_negative_numbers = true)]
         ny: usize,
         /// ChaCha20 seed.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_unsigned::<u64>, allow_negative_numbers = true)]
         seed: u64,
         /// Dirichlet concentration.
-        #[arg(long, default_value_t = 1.0)]
+        #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
         alpha: f64,
     },
     /// Discretised standard bivariate normal with correlation rho on an n x n grid.
     Gaussian {
         /// Grid size per axis.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_unsigned::<usize>, allow_negative_numbers = true)]
         n: usize,
         /// Correlation in (-1, 1).
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         rho: f64,
         /// Half-width of the grid in standard deviations.
-        #[arg(long, default_value_t = 4.0)]
+        #[arg(long, default_value_t = 4.0, allow_negative_numbers = true)]
         range: f64,
     },
     /// Sparse joint: each row has nnz non-zero cells at random columns.
     Sparse {
         /// Number of x values (rows).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_unsigned::<usize>, allow_negative_numbers = true)]
         nx: usize,
         /// Number of y values (columns).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_unsigned::<usize>, allow_negative_numbers = true)]
         ny: usize,
         /// Non-zeros per row.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_unsigned::<usize>, allow_negative_numbers = true)]
         nnz: usize,
         /// ChaCha20 seed.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_unsigned::<u64>, allow_negative_numbers = true)]
         seed: u64,
         /// Dirichlet concentration of the weights within a row.
-        #[arg(long, default_value_t = 1.0)]
+        #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
         alpha: f64,
     },
 }
@@ -220,6 +221,160 @@ pub struct DemoArgs {
     /// Where the demo writes its sweeps and plots.
     #[arg(long, default_value = "ibex-demo")]
     pub out: PathBuf,
+}
+
+/// A clap value parser for counts, seeds and sizes: an unsigned integer, with a message
+/// that says so when given a negative number (clap's own parser only says "invalid
+/// digit"). With `allow_negative_numbers` on the argument, `-1` reaches this parser
+/// instead of being taken for a flag.
+pub(crate) fn parse_unsigned<U: TryFrom<u128>>(s: &str) -> std::result::Result<U, String> {
+    let text = s.trim();
+    let expected = "expected a non-negative integer (0, 1, 2, ...)";
+    let digits = text.strip_prefix('+').unwrap_or(text);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        let bits = 8 * std::mem::size_of::<U>();
+        return digits
+            .parse::<u128>()
+            .ok()
+            .and_then(|v| U::try_from(v).ok())
+            .ok_or_else(|| format!("found `{text}`, too large; {expected} below 2^{bits}"));
+    }
+    if text.starts_with('-') && text[1..].parse::<f64>().is_ok() {
+        return Err(format!("found the negative number `{text}`; {expected}"));
+    }
+    Err(format!("found `{text}`; {expected}"))
+}
+
+/// Whether `a` and `b` name the same existing file (the same device and inode on Unix,
+/// so hard links and symbolic links count; equal canonical paths elsewhere). False when
+/// either does not exist.
+pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (std::fs::metadata(a), std::fs::metadata(b)) {
+            (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+            (Ok(x), Ok(y)) => x == y,
+            _ => false,
+        }
+    }
+}
+
+/// Refuses to write `out` (the output given to `out_flag`) when it is the same file as
+/// one of `inputs` (each with the flag, or `FILE`, that named it).
+///
+/// # Errors
+/// A parameter error naming both flags.
+pub(crate) fn refuse_overwriting_inputs(
+    out_flag: &str,
+    out: &Path,
+    inputs: &[(&str, &Path)],
+) -> Result<()> {
+    for (flag, input) in inputs {
+        if same_file(out, input) {
+            return Err(Error::parameter(
+                out_flag,
+                format!(
+                    "`{}`, the same file as the input {flag} `{}`",
+                    out.display(),
+                    input.display()
+                ),
+                format!("an output path that is not an input ({out_flag} would overwrite {flag})"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks, before any work is done, that a file can be written at `path` (given to
+/// `flag`): not a directory, in an existing directory, writable. An existing file is
+/// opened for appending and left as it is; a missing one is created and removed again.
+///
+/// # Errors
+/// A parameter error naming `flag`, the path, what is wrong and what was expected.
+pub(crate) fn check_output_file(flag: &str, path: &Path) -> Result<()> {
+    let shown = path.display();
+    let bad = |found: String, expected: &str| Err(Error::parameter(flag, found, expected));
+    if path.is_dir() {
+        return bad(
+            format!("`{shown}`, a directory"),
+            "a file path (the file is created or replaced)",
+        );
+    }
+    if path.exists() {
+        return match OpenOptions::new().append(true).open(path) {
+            Ok(_) => Ok(()),
+            Err(e) => bad(
+                format!("`{shown}`, an existing file that cannot be written ({e})"),
+                "a writable file path (the file is created or replaced)",
+            ),
+        };
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        return bad(
+            format!(
+                "`{shown}`, whose directory `{}` does not exist or is not a directory",
+                parent.display()
+            ),
+            "a file in an existing directory",
+        );
+    }
+    match OpenOptions::new().write(true).create_new(true).open(path) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(path);
+            Ok(())
+        }
+        Err(e) => bad(
+            format!("`{shown}`, which cannot be created ({e})"),
+            "a path where a file can be written",
+        ),
+    }
+}
+
+/// Makes sure, before a long computation writes into it, that `dir` (given to `flag`) is
+/// a directory in which files can be created: creates it if missing, refuses an existing
+/// non-directory, and creates and removes a probe file in it.
+///
+/// # Errors
+/// A parameter error naming `flag`, the path, what is wrong and what was expected.
+pub(crate) fn prepare_output_dir(flag: &str, dir: &Path) -> Result<()> {
+    let shown = dir.display();
+    let bad = |found: String, expected: &str| Err(Error::parameter(flag, found, expected));
+    if dir.exists() && !dir.is_dir() {
+        return bad(
+            format!("`{shown}`, which exists and is not a directory"),
+            "a directory (it is created if missing)",
+        );
+    }
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        return bad(
+            format!("`{shown}`, a directory that cannot be created ({e})"),
+            "a directory that exists or can be created",
+        );
+    }
+    let probe = dir.join(format!(".ibex-write-check-{}", std::process::id()));
+    match OpenOptions::new().write(true).create_new(true).open(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        // Someone else's file of that name: the directory takes files.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => bad(
+            format!("`{shown}`, a directory in which no file can be created ({e})"),
+            "a writable directory",
+        ),
+    }
 }
 
 /// The precisions the command line offers.

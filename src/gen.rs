@@ -102,8 +102,19 @@ fn format_units(units: u128) -> String {
 
 /// Rounds non-negative weights to decimals of `PLACES` places summing exactly to 1:
 /// each cell is floor(w / W · 10^30), and what is left goes to the largest cell.
-fn quantize(weights: &[f64], ncols: usize) -> Vec<Vec<String>> {
+///
+/// # Errors
+/// Weights that are not all finite and non-negative with a positive finite sum (no
+/// distribution can be formed); the error names `flag` and its value `found`.
+fn quantize(weights: &[f64], ncols: usize, flag: &str, found: &str) -> Result<Vec<Vec<String>>> {
     let total: f64 = weights.iter().sum();
+    if !(total.is_finite() && total > 0.0) || weights.iter().any(|w| w.is_nan() || *w < 0.0) {
+        return Err(Error::parameter(
+            flag,
+            found,
+            "a value for which the cell weights are finite and not all zero",
+        ));
+    }
     let mut units: Vec<u128> = weights
         .iter()
         .map(|w| ((w / total) * UNIT as f64).floor().max(0.0) as u128)
@@ -115,10 +126,30 @@ fn quantize(weights: &[f64], ncols: usize) -> Vec<Vec<String>> {
     } else {
         units[largest] -= assigned - UNIT;
     }
-    units
+    Ok(units
         .chunks(ncols)
         .map(|row| row.iter().map(|&u| format_units(u)).collect())
-        .collect()
+        .collect())
+}
+
+/// The smallest largest weight for which weights computed directly are used as they are.
+/// A weight that underflowed (below 2^-1022, or subnormal with an absolute error of
+/// 2^-1074) is then below 1e-128 of the total and rounds to 0 at 30 decimal places
+/// anyway, as it should; below it the weights are formed in log space instead.
+const DIRECT_MIN: f64 = 1e-180;
+
+/// The weights to quantize: `direct` when they are all finite and the largest is at least
+/// [`DIRECT_MIN`] (so the tables of earlier versions stay bit for bit), otherwise
+/// exp(l - max l) of the natural-log weights l that `log` computes, which cannot all
+/// underflow. A non-finite result is left for [`quantize`] to refuse.
+fn stable_weights(direct: Vec<f64>, log: impl FnOnce() -> Vec<f64>) -> Vec<f64> {
+    let largest = direct.iter().copied().fold(0.0, f64::max);
+    if largest >= DIRECT_MIN && direct.iter().all(|w| w.is_finite()) {
+        return direct;
+    }
+    let log = log();
+    let top = log.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    log.iter().map(|&l| libm::exp(l - top)).collect()
 }
 
 fn check_size(nx: usize, ny: usize) -> Result<()> {
@@ -206,9 +237,21 @@ impl Uniform {
     /// Gamma(shape, 1) by Marsaglia & Tsang (2000); shape < 1 by the boost
     /// Gamma(a) = Gamma(a + 1) · U^(1/a).
     fn gamma(&mut self, shape: f64) -> f64 {
+        self.gamma_and_log(shape).0
+    }
+
+    /// A Gamma(shape, 1) draw g and its natural logarithm, from the same random numbers.
+    /// For shape < 1, g = G · U^(1/a) underflows to 0 when U is small (U^1000 for
+    /// a = 0.001 does for U < 0.49), while ln g = ln G + ln(U)/a stays finite; for
+    /// shape >= 1 the draw is bounded away from 0 and ln g is just its logarithm.
+    fn gamma_and_log(&mut self, shape: f64) -> (f64, f64) {
         if shape < 1.0 {
             let g = self.gamma(shape + 1.0);
-            return g * libm::pow(self.next(), 1.0 / shape);
+            let u = self.next();
+            return (
+                g * libm::pow(u, 1.0 / shape),
+                libm::log(g) + libm::log(u) / shape,
+            );
         }
         let d = shape - 1.0 / 3.0;
         let c = 1.0 / libm::sqrt(9.0 * d);
@@ -221,9 +264,17 @@ impl Uniform {
             let v = v * v * v;
             let u = self.next();
             if libm::log(u) < 0.5 * z * z + d - d * v + d * libm::log(v) {
-                return d * v;
+                let g = d * v;
+                return (g, libm::log(g));
             }
         }
+    }
+
+    /// `n` Gamma(shape, 1) draws, scaled by a common factor when needed so that they do
+    /// not all underflow: Dir(shape, ..., shape) weights up to normalisation.
+    fn dirichlet_weights(&mut self, n: usize, shape: f64) -> Vec<f64> {
+        let (direct, log): (Vec<f64>, Vec<f64>) = (0..n).map(|_| self.gamma_and_log(shape)).unzip();
+        stable_weights(direct, || log)
     }
 }
 
@@ -248,10 +299,9 @@ fn check_alpha(alpha: f64) -> Result<()> {
 pub fn dirichlet(nx: usize, ny: usize, seed: u64, alpha: f64) -> Result<Generated> {
     check_size(nx, ny)?;
     check_alpha(alpha)?;
-    let mut rng = Uniform::new(seed);
-    let weights: Vec<f64> = (0..nx * ny).map(|_| rng.gamma(alpha)).collect();
+    let weights = Uniform::new(seed).dirichlet_weights(nx * ny, alpha);
     Ok(Generated {
-        rows: quantize(&weights, ny),
+        rows: quantize(&weights, ny, "--alpha", &alpha.to_string())?,
         description: format!(
             "Dirichlet joint: p(x,y) ~ Dir({alpha}) over {nx} x {ny} cells, ChaCha20 seed {seed}"
         ),
@@ -264,6 +314,10 @@ pub fn dirichlet(nx: usize, ny: usize, seed: u64, alpha: f64) -> Result<Generate
 /// Cell centres u_i = −L + (i + ½)·2L/n (L = `range`, default 4 standard deviations);
 /// p(i,j) ∝ exp( −(u_i² − 2ρ u_i u_j + u_j²) / (2(1 − ρ²)) ).
 /// As n → ∞ and L → ∞, I(X;Y) → −½ ln(1 − ρ²) nats and ρ_m → |ρ|.
+/// When every cell's density underflows (a coarse grid on a wide range, such as n = 4 with
+/// L = 150), the weights are formed in log space relative to the largest: the mass sits
+/// on the cells of largest density, and cells far out in the tails are 0 at 30 decimal
+/// places, as they should be.
 ///
 /// # Errors
 /// n < 2 or n² above the cell limit; |ρ| ≥ 1; range not positive.
@@ -288,19 +342,53 @@ pub fn gaussian(n: usize, rho: f64, range: f64) -> Result<Generated> {
     }
     let centre = |i: usize| -range + (i as f64 + 0.5) * 2.0 * range / n as f64;
     let denom = 2.0 * (1.0 - rho * rho);
-    let mut weights = Vec::with_capacity(n * n);
+    let mut direct = Vec::with_capacity(n * n);
     for i in 0..n {
         for j in 0..n {
             let (u, v) = (centre(i), centre(j));
-            weights.push(libm::exp(-(u * u - 2.0 * rho * u * v + v * v) / denom));
+            direct.push(libm::exp(-(u * u - 2.0 * rho * u * v + v * v) / denom));
         }
     }
+    let weights = stable_weights(direct, || gaussian_log_weights(n, rho, range));
     Ok(Generated {
-        rows: quantize(&weights, n),
+        rows: quantize(&weights, n, "--range", &range.to_string())?,
         description: format!(
             "discretised bivariate normal, correlation {rho}, {n} x {n} cell centres on [-{range}, {range}]^2 (density at centres, normalised)"
         ),
     })
+}
+
+/// The natural-log weights of [`gaussian`] shifted so that the largest is 0, computed so
+/// that they neither underflow nor overflow at any range.
+///
+/// With a_i = (2i + 1 - n)/n the centres are u_i = L·a_i, so the exponent is
+/// -(L²/(2(1 - ρ²)))·q(a_i, a_j) with q(a, b) = a² + b² - 2ρab of order 1. The weight
+/// relative to the largest is exp(-(L²/(2(1 - ρ²)))·(q - min q)): 0 for the cells at
+/// the minimum even when L² overflows, -inf (weight 0) for the others then. The a_i are
+/// exactly antisymmetric (a_{n-1-i} = -a_i) and q is written symmetrically, so the
+/// weights are exactly symmetric under (x, y) -> (-x, -y) and x <-> y.
+fn gaussian_log_weights(n: usize, rho: f64, range: f64) -> Vec<f64> {
+    let a: Vec<f64> = (0..n)
+        .map(|i| ((2 * i + 1) as f64 - n as f64) / n as f64)
+        .collect();
+    let q: Vec<f64> = a
+        .iter()
+        .flat_map(|&x| {
+            a.iter()
+                .map(move |&y| (x * x + y * y) - 2.0 * rho * (x * y))
+        })
+        .collect();
+    let q_min = q.iter().copied().fold(f64::INFINITY, f64::min);
+    let scale = range * range / (2.0 * (1.0 - rho * rho));
+    q.iter()
+        .map(|&v| {
+            if v <= q_min {
+                0.0
+            } else {
+                -scale * (v - q_min)
+            }
+        })
+        .collect()
 }
 
 /// A sparse joint: each row x has `nnz` non-zero cells at distinct random columns.
@@ -331,14 +419,14 @@ pub fn sparse(nx: usize, ny: usize, nnz: usize, seed: u64, alpha: f64) -> Result
             let pick = k + rng.index(ny - k);
             columns.swap(k, pick);
         }
-        let inner: Vec<f64> = (0..nnz).map(|_| rng.gamma(alpha)).collect();
+        let inner = rng.dirichlet_weights(nnz, alpha);
         let inner_total: f64 = inner.iter().sum();
         for (k, w) in inner.iter().enumerate() {
             weights[x * ny + columns[k]] = row_mass * w / inner_total;
         }
     }
     Ok(Generated {
-        rows: quantize(&weights, ny),
+        rows: quantize(&weights, ny, "--alpha", &alpha.to_string())?,
         description: format!(
             "sparse joint: {nx} x {ny}, {nnz} non-zeros per row, p(x) ~ Dir(1), row weights ~ Dir({alpha}), ChaCha20 seed {seed}"
         ),
@@ -384,6 +472,76 @@ mod tests {
             dirichlet(4, 3, 7, 1.0).unwrap().rows,
             dirichlet(4, 3, 8, 1.0).unwrap().rows
         );
+    }
+
+    /// Normalised weights.
+    fn normalised(w: &[f64]) -> Vec<f64> {
+        let total: f64 = w.iter().sum();
+        w.iter().map(|v| v / total).collect()
+    }
+
+    #[test]
+    fn gaussian_log_weights_match_the_direct_density() {
+        // Where nothing underflows, exp(log weight) normalised is the normalised density
+        // at the cell centres computed directly from the formula.
+        for (n, rho, range) in [
+            (16, 0.9, 4.0),
+            (7, -0.5, 6.0),
+            (32, 0.0, 10.0),
+            (5, 0.3, 1.0),
+        ] {
+            let centre = |i: usize| -range + (i as f64 + 0.5) * 2.0 * range / n as f64;
+            let mut direct = Vec::new();
+            for i in 0..n {
+                for j in 0..n {
+                    let (u, v) = (centre(i), centre(j));
+                    let quad = u * u - 2.0 * rho * u * v + v * v;
+                    direct.push((-quad / (2.0 * (1.0 - rho * rho))).exp());
+                }
+            }
+            let logs = gaussian_log_weights(n, rho, range);
+            assert_eq!(logs.iter().copied().fold(f64::NEG_INFINITY, f64::max), 0.0);
+            let via_log: Vec<f64> = logs.iter().map(|l| l.exp()).collect();
+            for (a, b) in normalised(&direct).iter().zip(normalised(&via_log)) {
+                assert!(
+                    (a - b).abs() <= 1e-12 * a.max(1e-200),
+                    "{n} {rho} {range}: {a} vs {b}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn gamma_logarithms_match_the_draws() {
+        // The log of each draw is the log of the direct draw wherever that is representable.
+        for shape in [0.3, 0.5, 0.999, 1.0, 2.5] {
+            let mut rng = Uniform::new(11);
+            for _ in 0..200 {
+                let (g, log_g) = rng.gamma_and_log(shape);
+                if g > 1e-300 {
+                    assert!((g.ln() - log_g).abs() < 1e-12 * log_g.abs().max(1.0));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn direct_weights_are_kept_when_safe_and_replaced_when_they_underflow() {
+        let direct = vec![0.25, 1e-300, 0.5];
+        let kept = stable_weights(direct.clone(), || unreachable!("not needed"));
+        assert_eq!(kept, direct);
+        // All underflowed: the log weights decide, relative to the largest.
+        let fixed = stable_weights(vec![0.0, 0.0, 0.0], || vec![-800.0, -799.5, -2000.0]);
+        assert_eq!(fixed[1], 1.0);
+        assert!((fixed[0] - (-0.5f64).exp()).abs() < 1e-15, "{fixed:?}");
+        assert_eq!(fixed[2], 0.0);
+    }
+
+    #[test]
+    fn weights_that_cannot_be_normalised_are_an_error_naming_the_flag() {
+        let e = quantize(&[0.0, 0.0], 2, "--alpha", "0.001").unwrap_err();
+        assert!(e.to_string().contains("--alpha"), "{e}");
+        assert!(quantize(&[f64::NAN, 1.0], 2, "--range", "1").is_err());
     }
 
     #[test]

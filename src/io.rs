@@ -491,6 +491,13 @@ fn finish<T: Real>(name: &str, table: Table<T>, options: &ReadOptions) -> Result
     } = table;
     match values {
         Values::Counts(counts) => {
+            let total: u128 = counts.iter().map(|&c| c as u128).sum();
+            if total > u64::MAX as u128 {
+                return Err(file_error(format!(
+                    "found counts that add up to {total}, expected a total of at most 2^64 - 1 = {}; divide the counts, or read them as weights with --normalize (without --counts; in the long layout under the header x,y,p)",
+                    u64::MAX
+                )));
+            }
             let matrix = DMatrix::from_row_iterator(nx, ny, counts);
             let n = Joint::<T>::from_counts(&matrix, x_labels, y_labels)
                 .map_err(|e| file_error(strip_prefix(e)))?;

@@ -71,46 +71,47 @@ pub struct SweepArgs {
     #[arg(long, value_enum, default_value_t = AnnealMethod::Ib)]
     pub method: AnnealMethod,
     /// Smallest beta of the grid.
-    #[arg(long, default_value = "0.5")]
+    #[arg(long, default_value = "0.5", allow_hyphen_values = true)]
     pub beta_min: String,
     /// Largest beta of the grid.
-    #[arg(long, default_value = "100")]
+    #[arg(long, default_value = "100", allow_hyphen_values = true)]
     pub beta_max: String,
     /// Log-spaced grid points between --beta-min and --beta-max (refined adaptively).
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = 40, value_parser = super::parse_unsigned::<usize>, allow_negative_numbers = true)]
     pub points: usize,
     /// An explicit comma-separated list of betas instead of a range (no refinement).
-    #[arg(long, conflicts_with_all = ["beta_min", "beta_max", "points"])]
+    #[arg(long, conflicts_with_all = ["beta_min", "beta_max", "points"], allow_hyphen_values = true)]
     pub betas: Option<String>,
     /// Sweep direction.
     #[arg(long, value_enum, default_value_t = DirectionArg::Both)]
     pub direction: DirectionArg,
     /// Convergence tolerance of each solve (default epsilon^(2/3)).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub tol: Option<String>,
     /// Iteration cap of each solve (evaluations of the iteration map).
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = 100_000, value_parser = super::parse_unsigned::<usize>, allow_negative_numbers = true)]
     pub max_iter: usize,
     /// How each solve's iteration is driven (auto: SQUAREM going up, Anderson going down and in independent mode).
     #[arg(long, value_enum, default_value_t = AccelerationArg::Auto)]
     pub acceleration: AccelerationArg,
-    /// Relative tolerance of located bifurcations (default 1e-10 in f64, 1e-30 above).
-    #[arg(long)]
+    /// Relative tolerance of located bifurcations, in (0, 1) (default 1e-10 in f64, 1e-30
+    /// above).
+    #[arg(long, allow_hyphen_values = true)]
     pub locate_tol: Option<String>,
     /// Largest number of points per path (adaptive refinement stops there).
-    #[arg(long, default_value_t = 400)]
+    #[arg(long, default_value_t = 400, value_parser = super::parse_unsigned::<usize>, allow_negative_numbers = true)]
     pub max_points: usize,
     /// Locate at most this many changes of the cluster count per path, lowest beta first;
     /// the rest are listed as `unlocated` (bracket only). `all` locates every one (a joint
     /// with a large X can have hundreds, each costing tens of solves near a critical point).
-    #[arg(long, default_value = "64")]
+    #[arg(long, default_value = "64", allow_hyphen_values = true)]
     pub max_located: String,
     /// Random starts per beta in the independent mode, besides the identity and the
     /// single cluster (seeds --seed, --seed + 1, ...; the best objective is kept).
-    #[arg(long, default_value_t = crate::anneal::DEFAULT_RESTARTS)]
+    #[arg(long, default_value_t = crate::anneal::DEFAULT_RESTARTS, value_parser = super::parse_unsigned::<usize>, allow_negative_numbers = true)]
     pub restarts: usize,
     /// Seed of the first random start of the independent mode.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = super::parse_unsigned::<u64>, allow_negative_numbers = true)]
     pub seed: u64,
 }
 
@@ -122,7 +123,7 @@ fn parse_max_located(text: &str) -> Result<Option<usize>> {
     text.parse::<usize>().map(Some).map_err(|_| {
         Error::parameter(
             "--max-located",
-            text.to_string(),
+            format!("`{text}`"),
             "a count of changes (0, 1, 2, ...) or `all`",
         )
     })
@@ -134,7 +135,7 @@ pub struct AnnealArgs {
     /// The sweep.
     #[command(flatten)]
     pub sweep: SweepArgs,
-    /// Output directory (created if missing).
+    /// Output directory (created if missing; checked to be writable before the sweep).
     #[arg(long)]
     pub out: PathBuf,
     /// Also write every path point's encoder q(t|x) (encoders.csv) and decoder q(y|t)
@@ -207,7 +208,12 @@ pub(crate) fn sweep_into<T: Real>(
     let stop = parse_stop::<T>(args.tol.as_deref(), args.max_iter, args.acceleration)?;
     let locate_tol = match &args.locate_tol {
         Some(t) => {
-            super::solve::parse_real::<T>("--locate-tol", t, "a positive relative tolerance")?
+            let expected = "a relative tolerance between 0 and 1 (exclusive), such as 1e-10";
+            let v = super::solve::parse_real::<T>("--locate-tol", t, expected)?;
+            if v <= T::zero() || v >= T::one() {
+                return Err(Error::parameter("--locate-tol", format!("`{t}`"), expected));
+            }
+            v
         }
         None => T::from_f64(if T::PRECISION_BITS > 53 { 1e-30 } else { 1e-10 }),
     };
@@ -221,6 +227,9 @@ pub(crate) fn sweep_into<T: Real>(
         seed: args.seed,
     };
     let betas = grid::<T>(args)?;
+    if let Some(dir) = out_dir {
+        prepare_output(args, dir, encoders)?;
+    }
     // Each method's onset constant is computed once, for its paths and its thresholds.
     let (onset_ib, onset_dual) = (OnceLock::new(), OnceLock::new());
     let ib = |dir: Option<&FsPath>| {
@@ -287,6 +296,49 @@ pub(crate) fn sweep_into<T: Real>(
             Ok(text)
         }
     }
+}
+
+/// The files [`sweep_into`] writes into each method's output directory: with `encoders`,
+/// also the encoders and decoders (`tests/cli_input.rs` checks the list against what a
+/// sweep writes).
+fn output_files(encoders: bool) -> Vec<&'static str> {
+    let mut names = vec![
+        "path.csv",
+        "bifurcations.csv",
+        "summary.json",
+        "information_plane.svg",
+        "information_plane.png",
+        "bifurcation_diagram.svg",
+        "bifurcation_diagram.png",
+    ];
+    if encoders {
+        names.extend(["encoders.csv", "decoders.csv"]);
+    }
+    names
+}
+
+/// Before the sweep: refuses an output file that is the input joint, and makes sure the
+/// output directories (`dir`, or `dir/ib` and `dir/dualib` for both methods) exist and
+/// take files, so that a bad `--out` does not fail only after all the work.
+fn prepare_output(args: &SweepArgs, dir: &FsPath, encoders: bool) -> Result<()> {
+    let dirs = match args.method {
+        AnnealMethod::Both => vec![dir.join("ib"), dir.join("dualib")],
+        _ => vec![dir.to_path_buf()],
+    };
+    for d in &dirs {
+        for name in output_files(encoders) {
+            super::refuse_overwriting_inputs(
+                "--out",
+                &d.join(name),
+                &[("FILE", args.input.file.as_path())],
+            )?;
+        }
+    }
+    super::prepare_output_dir("--out", dir)?;
+    for d in &dirs {
+        super::prepare_output_dir("--out", d)?;
+    }
+    Ok(())
 }
 
 /// The dual IB on a joint whose p(y|x) has zeros: what goes wrong and the remedy.

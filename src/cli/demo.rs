@@ -73,6 +73,8 @@ fn row<T: Real>(e: &Example) -> Result<String> {
 
 /// Runs `ibex demo`.
 pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<()> {
+    // Before any work: the sweeps at the end write into --out.
+    super::prepare_output_dir("--out", &args.out)?;
     let mut text = String::from(
         "ibex demo: exact information measures of the bundled joint distributions\n\
          (entropies and I(X;Y) in bits; rho_m = maximal correlation; 1/rho_m^2 = the beta\n\
@@ -165,8 +167,6 @@ fn sweeps(dir: &std::path::Path) -> Result<String> {
     use super::anneal::{sweep_into, AnnealMethod, DirectionArg, SweepArgs};
     use super::JointInput;
 
-    std::fs::create_dir_all(dir)
-        .map_err(|e| crate::error::Error::io(dir.display().to_string(), e))?;
     let e = &examples()[1];
     let data = dir.join("ib_3x3.csv");
     std::fs::write(&data, e.text)

@@ -35,6 +35,9 @@ fn command_line(kind: &GenKind) -> String {
 
 /// Runs `ibex gen`.
 pub fn run(args: &GenArgs, out: &mut dyn Write) -> Result<()> {
+    if let Some(path) = &args.out {
+        super::check_output_file("--out", path)?;
+    }
     let generated = match &args.kind {
         GenKind::Dsbs { crossover } => gen::dsbs(crossover)?,
         GenKind::Dirichlet {
@@ -59,9 +62,8 @@ pub fn run(args: &GenArgs, out: &mut dyn Write) -> Result<()> {
     );
     let text = generated.to_csv(&provenance);
     match &args.out {
-        Some(path) => {
-            std::fs::write(path, text).map_err(|e| Error::io(path.display().to_string(), e))
-        }
+        Some(path) => std::fs::write(path, text)
+            .map_err(|e| Error::io(format!("--out {}", path.display()), e)),
         None => emit(out, &text),
     }
 }

@@ -75,16 +75,16 @@ pub struct SolveArgs {
     #[arg(long, allow_hyphen_values = true)]
     pub alpha: Option<String>,
     /// Number of clusters |T| (default |X|).
-    #[arg(long)]
+    #[arg(long, value_parser = super::parse_unsigned::<usize>, allow_negative_numbers = true)]
     pub clusters: Option<usize>,
     /// Seed of the random initial encoder (ChaCha20).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = super::parse_unsigned::<u64>, allow_negative_numbers = true)]
     pub seed: u64,
     /// Converged when max |q_{n+1}(t|x) - q_n(t|x)| <= tol (default epsilon^(2/3): 3.7e-11 in f64).
     #[arg(long, allow_hyphen_values = true)]
     pub tol: Option<String>,
     /// Iteration cap (evaluations of the iteration map).
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = 100_000, value_parser = super::parse_unsigned::<usize>, allow_negative_numbers = true)]
     pub max_iter: usize,
     /// How the iteration is driven; every choice stops at the same fixed-point test.
     #[arg(long, value_enum, default_value_t = AccelerationArg::Auto)]
@@ -96,12 +96,13 @@ pub struct SolveArgs {
     pub init: String,
     /// Random starts (seeds seed, seed+1, ...), run in parallel beside the --init start
     /// (identity or random; not with a file); the lowest objective wins.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = super::parse_unsigned::<usize>, allow_negative_numbers = true)]
     pub restarts: usize,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Json)]
     pub format: Format,
-    /// Also write the encoder q(t|x) (rows x, columns t) as CSV; usable as --init.
+    /// Also write the encoder q(t|x) (rows x, columns t: the --clusters allowed, unused
+    /// ones 0) as CSV; usable as --init. Refused when it names an input file.
     #[arg(long)]
     pub encoder_out: Option<PathBuf>,
 }
@@ -283,11 +284,20 @@ fn finish_report<T: Real, B: Bottleneck<T>>(
     clusters: usize,
 ) -> Result<Report> {
     let p = &file.joint;
+    if let Some(path) = &args.encoder_out {
+        // Before the solve, so that a bad path does not cost the computation.
+        let mut inputs = vec![("FILE", args.input.file.as_path())];
+        if !matches!(args.init.as_str(), "identity" | "random") {
+            inputs.push(("--init", std::path::Path::new(&args.init)));
+        }
+        super::refuse_overwriting_inputs("--encoder-out", path, &inputs)?;
+        super::check_output_file("--encoder-out", path)?;
+    }
     let merge = MergeTol::for_stop(stop);
     let (inits, names): (Vec<_>, Vec<_>) = starts::<T>(args, p, clusters)?.into_iter().unzip();
     let (solution, index) = solve_best(method, p, beta, inits, stop, &merge);
     if let Some(path) = &args.encoder_out {
-        write_encoder(path, &solution, file)?;
+        write_encoder(path, &solution, file, clusters)?;
     }
     let mut warnings = Vec::new();
     if method.name() == "dualib" && p.has_zero_conditionals() {
@@ -304,7 +314,15 @@ fn finish_report<T: Real, B: Bottleneck<T>>(
     ))
 }
 
-fn write_encoder<T: Real>(path: &PathBuf, s: &Solution<T>, file: &JointFile<T>) -> Result<()> {
+/// Writes the encoder with `clusters` columns: the solution's own (which the escape from
+/// support traps can leave with fewer, one per distinct cluster) padded with empty ones,
+/// so that the file is a valid `--init` for the same `--clusters`.
+fn write_encoder<T: Real>(
+    path: &PathBuf,
+    s: &Solution<T>,
+    file: &JointFile<T>,
+    clusters: usize,
+) -> Result<()> {
     let mut text = format!(
         "# encoder q(t|x) from ibex {} solve {} --method {} --beta {}; rows = x ({}), columns = t\n",
         env!("CARGO_PKG_VERSION"),
@@ -314,16 +332,20 @@ fn write_encoder<T: Real>(path: &PathBuf, s: &Solution<T>, file: &JointFile<T>) 
         file.joint.x_labels().join(" ")
     );
     for x in 0..s.q_t_given_x.nrows() {
-        let row: Vec<String> = s
+        let mut row: Vec<String> = s
             .q_t_given_x
             .row(x)
             .iter()
             .map(|v| v.to_decimal())
             .collect();
+        while row.len() < clusters {
+            row.push(T::zero().to_decimal());
+        }
         text.push_str(&row.join(","));
         text.push('\n');
     }
-    std::fs::write(path, text).map_err(|e| Error::io(path.display().to_string(), e))
+    std::fs::write(path, text)
+        .map_err(|e| Error::io(format!("--encoder-out {}", path.display()), e))
 }
 
 /// The report of one solution (stable keys).
@@ -365,11 +387,13 @@ fn solution_report<T: Real>(
     );
     r.real("objective", "objective", "nats", &s.objective);
     r.value("clusters", "distinct clusters", "", json!(s.clusters.len()));
+    // The limit (--clusters, default |X|), not the solution's column count: the escape
+    // from support traps re-solves with one column per distinct cluster.
     r.value(
         "clusters_allowed",
         "clusters allowed |T|",
         "",
-        json!(s.q_t.len()),
+        json!(args.clusters.unwrap_or(file.joint.nx())),
     );
     r.value("iterations", "iterations", "", json!(s.iterations));
     r.value(
