@@ -251,7 +251,37 @@ fn parse_probability<T: Real>(name: &str, line: &Line, field: &Field) -> Result<
             "a non-negative probability",
         ));
     }
+    // f64 reads a decimal below its smallest normal number (2.2e-308) as a subnormal,
+    // with fewer digits, or below 4.9e-324 as 0, which changes the joint's support: the
+    // dual IB's thresholds on `0.5,1e-400` / `0,0.5` read as "undefined" in f64 and as
+    // 7.5e-4 at 128 bits. MPFR's exponent range has no such limit.
+    let underflowed = if value.is_zero() {
+        has_nonzero_digit(field.text)
+    } else {
+        value.clone().flush_subnormal().is_zero()
+    };
+    if underflowed {
+        return Err(input_error(
+            name,
+            line,
+            field.column,
+            format!(
+                "`{}`, a non-zero value below the smallest normal number of the working \
+                 precision (2.2e-308 in f64), which reads as a subnormal or as 0",
+                field.text
+            ),
+            "0 or a value of at least 2.2e-308; --precision 128 (or more) reads it exactly",
+        ));
+    }
     Ok(value)
+}
+
+/// Whether the mantissa of a decimal (the part before an exponent `e`/`E`) has a digit
+/// other than 0: the number is not zero, whatever it parsed to.
+fn has_nonzero_digit(text: &str) -> bool {
+    text.split(['e', 'E'])
+        .next()
+        .is_some_and(|mantissa| mantissa.bytes().any(|b| (b'1'..=b'9').contains(&b)))
 }
 
 fn parse_count(name: &str, line: &Line, field: &Field) -> Result<u64> {

@@ -358,6 +358,35 @@ fn bad_input_nan_and_infinity() {
     );
 }
 
+/// f64 cannot hold a non-zero decimal below 2.2e-308: 1e-400 reads as 0 (a different
+/// support) and 4.9e-324 as a subnormal with one significant bit. Both are refused with
+/// the cell's position in f64, and read at 128 bits, where `0.5,1e-400` sums to
+/// 0.5 + 1e-400 (so --normalize is needed) and the tiny cell keeps its value.
+#[test]
+fn bad_input_values_below_the_f64_range() {
+    for (name, cell) in [("under.csv", "1e-400"), ("subn.csv", "4.9e-324")] {
+        let text = format!("0.5,{cell}\n0,0.5\n");
+        let e = bad_input(name, text.as_bytes(), &[]);
+        assert!(
+            e.contains(&format!(
+                "{name}:1:5: found `{cell}`, a non-zero value below"
+            )),
+            "{e}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join(name);
+        std::fs::write(&f, &text).unwrap();
+        let v = info_json(&[path(&f), "--precision", "128", "--normalize"]);
+        assert_eq!(v["precision_bits"], 128, "{v}");
+    }
+    // Zeros written with an exponent or many digits stay zeros.
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("zeros.csv");
+    std::fs::write(&f, "0.5,0e-400\n0.000000000000,0.5\n").unwrap();
+    let v = info_json(&[path(&f)]);
+    assert_eq!(v["precision_bits"], 53, "{v}");
+}
+
 #[test]
 fn bad_input_all_zeros() {
     let e = bad_input("zeros.csv", b"0,0\n0,0\n", &[]);
