@@ -92,7 +92,8 @@ pub fn h_y<T: Real>(j: &Joint<T>) -> T {
 /// # Formula
 /// H(X,Y) = −Σ_{x,y} p(x,y) ln p(x,y).
 pub fn h_xy<T: Real>(j: &Joint<T>) -> T {
-    -sum(j.p_xy().iter().map(|v| v.xlogx()))
+    // Adding +0 turns the −0 of a point mass into +0, as in [`entropy`].
+    -sum(j.p_xy().iter().map(|v| v.xlogx())) + T::zero()
 }
 
 /// H(Y|X) of a joint, in nats, from the conditional rows.

@@ -54,6 +54,26 @@ fn info_json_has_the_stable_keys() {
     assert!(v.get("i_xy_bits_decimal").is_none());
 }
 
+/// A point mass (a 1x1 joint) has every entropy 0: +0, not the −0 that −Σ p ln p gives
+/// when the only term is 1·ln 1 = +0 (it printed as `H(X,Y) -0.0 bits`).
+#[test]
+fn entropies_of_a_point_mass_are_plus_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("one.csv");
+    std::fs::write(&f, "1\n").unwrap();
+    let v = info_json(&[path(&f)]);
+    for key in [
+        "h_x_bits",
+        "h_y_bits",
+        "h_xy_bits",
+        "h_y_given_x_bits",
+        "i_xy_bits",
+    ] {
+        let h = v[key].as_f64().unwrap();
+        assert!(h == 0.0 && h.is_sign_positive(), "{key} = {h:?}");
+    }
+}
+
 #[test]
 fn info_above_f64_adds_decimal_strings() {
     let f = example("ib_3x3.csv");
