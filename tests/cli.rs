@@ -74,6 +74,19 @@ fn entropies_of_a_point_mass_are_plus_zero() {
     }
 }
 
+/// X and Y independent: no first critical beta. At 256 bits the value was `null` in JSON
+/// and its decimal twin "inf"; both are null now (and both cells empty in CSV).
+#[test]
+fn an_infinite_value_is_null_with_its_decimal() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("ind.csv");
+    std::fs::write(&f, "0.25,0.25\n0.25,0.25\n").unwrap();
+    let v = info_json(&[path(&f), "--precision", "256"]);
+    assert!(v["beta_critical_first"].is_null(), "{v}");
+    assert!(v["beta_critical_first_decimal"].is_null(), "{v}");
+    assert_eq!(v["rho_m_decimal"], "0", "{v}");
+}
+
 #[test]
 fn info_above_f64_adds_decimal_strings() {
     let f = example("ib_3x3.csv");

@@ -40,7 +40,15 @@ impl Report {
 
     /// Adds a real number; above f64 precision also its decimal string.
     pub fn real<T: Real>(&mut self, key: &str, label: &str, unit: &str, x: &T) {
-        let decimal = (T::PRECISION_BITS > 53).then(|| Value::String(x.to_decimal()));
+        // A non-finite value is `null` in JSON and empty in CSV; so is its decimal
+        // (it was "inf" beside a null value).
+        let decimal = (T::PRECISION_BITS > 53).then(|| {
+            if x.is_finite() {
+                Value::String(x.to_decimal())
+            } else {
+                Value::Null
+            }
+        });
         self.entries.push(Entry {
             key: key.into(),
             label: label.into(),
@@ -52,8 +60,19 @@ impl Report {
 
     /// Adds a list of reals; above f64 precision also their decimal strings.
     pub fn reals<T: Real>(&mut self, key: &str, label: &str, unit: &str, xs: &[T]) {
-        let decimal = (T::PRECISION_BITS > 53)
-            .then(|| Value::Array(xs.iter().map(|x| Value::String(x.to_decimal())).collect()));
+        let decimal = (T::PRECISION_BITS > 53).then(|| {
+            Value::Array(
+                xs.iter()
+                    .map(|x| {
+                        if x.is_finite() {
+                            Value::String(x.to_decimal())
+                        } else {
+                            Value::Null
+                        }
+                    })
+                    .collect(),
+            )
+        });
         self.entries.push(Entry {
             key: key.into(),
             label: label.into(),
