@@ -9,6 +9,7 @@ use std::process::Command;
 
 use ibex::ntk::gaussian::exact_information_1d;
 use ibex::scalar::{Mp128, Real};
+use nalgebra::DMatrix;
 
 fn ibex(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_ibex"))
@@ -283,5 +284,37 @@ fn far_targets_give_the_value_the_meeting_bounds_pin() {
             }
             assert!((get("i_xz_exact") - ln_m).abs() < 1e-12);
         }
+    }
+}
+
+/// The eigenvalues of c·A are c times those of A, exactly for c a power of two. With
+/// A = tridiag(−1, 2, −1) (n × n, eigenvalues 2 − 2cos(kπ/(n+1))) and c = 2^±1000 the
+/// entries sit near the ends of the f64 range, where the squares in the Householder
+/// reduction overflowed (NaN eigenvalues, reported as a non-finite kernel for
+/// `--diag-reg 1e300`) or underflowed.
+#[test]
+fn eigenvalues_scale_exactly_near_the_ends_of_the_exponent_range() {
+    use ibex::ntk::linalg::SymmetricEigen;
+    let n = 7;
+    let laplacian = DMatrix::from_fn(n, n, |i, j| match i.abs_diff(j) {
+        0 => 2.0,
+        1 => -1.0,
+        _ => 0.0,
+    });
+    let want: Vec<f64> = (1..=n)
+        .map(|k| 2.0 - 2.0 * (k as f64 * std::f64::consts::PI / (n + 1) as f64).cos())
+        .collect();
+    for c in [1.0, 2f64.powi(1000), 2f64.powi(-1000), 2f64.powi(1020)] {
+        let e = SymmetricEigen::new(&(laplacian.clone() * c));
+        assert!(e.converged, "scale {c:e}");
+        for (got, w) in e.values.iter().zip(&want) {
+            assert!((got / c - w).abs() < 1e-14, "scale {c:e}: {got:e} vs {w}");
+        }
+        // The vectors are orthonormal: V^T V = I.
+        let vtv = e.vectors.transpose() * &e.vectors;
+        assert!(
+            (vtv - DMatrix::<f64>::identity(n, n)).amax() < 1e-14,
+            "scale {c:e}"
+        );
     }
 }
