@@ -7,7 +7,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use ibex::ntk::gaussian::exact_information_1d;
+use ibex::ntk::gaussian::{exact_information_1d, pairwise_bounds, Exact1d};
+use ibex::ntk::study::check_exact;
 use ibex::scalar::{Mp128, Real};
 use nalgebra::DMatrix;
 
@@ -119,6 +120,59 @@ fn information_is_invariant_under_affine_maps_far_from_zero() {
         );
         assert!((e.mass - 1.0).abs() < 1e-13, "{e:?}");
     }
+}
+
+/// The study's check rejects an exact value outside its proven range (bounds, 0, ln P,
+/// H(Y), I(Z;Y) ≤ I(X;Z)) or from a quadrature whose ∫ p is not 1, and passes a value
+/// inside.
+#[test]
+fn exact_values_outside_their_proven_bounds_are_rejected() {
+    let means = DMatrix::from_row_slice(4, 1, &[0.0, 0.3, 0.1, 0.4]);
+    let vars = [1.0, 0.8, 1.2, 1.0];
+    let labels = [0usize, 0, 1, 1];
+    let b = pairwise_bounds(&means, &vars, Some(&labels)).unwrap();
+    let good = exact_information_1d(means.as_slice(), &vars, Some(&labels)).unwrap();
+    let ln_m = 4f64.ln();
+    let c = check_exact(&good, &b, &ln_m, 4);
+    assert_eq!(c.i_xz.clone().unwrap(), good.i_xz);
+    assert_eq!(c.i_zy.clone().unwrap().unwrap(), good.i_zy.unwrap());
+    let with = |i_xz: f64, i_zy: f64, mass: f64| Exact1d {
+        i_xz,
+        i_zy: Some(i_zy),
+        mass,
+    };
+    let why = |e: Exact1d<f64>| {
+        let c = check_exact(&e, &b, &ln_m, 4);
+        (c.i_xz.err(), c.i_zy.unwrap().err())
+    };
+    let zy = good.i_zy.unwrap();
+    // Above the KL upper bound, as the old f64 quadrature gave (246.75 against 1.80).
+    let (x, _) = why(with(b.i_xz.upper + 1e-6, zy, 1.0));
+    assert!(x
+        .unwrap()
+        .contains("above its proven upper bound i_xz_upper"));
+    let (x, _) = why(with(-0.29, zy, 1.0));
+    assert!(x.unwrap().contains("below its proven lower bound 0"));
+    let (x, _) = why(with(b.i_xz.lower - 1e-6, zy, 1.0));
+    assert!(x
+        .unwrap()
+        .contains("below its proven lower bound i_xz_lower"));
+    let (x, y) = why(with(good.i_xz, f64::NAN, 1.0));
+    assert!(x.is_none() && y.unwrap().contains("not a number"));
+    let (_, y) = why(with(good.i_xz, 2f64.ln() + 1e-9, 1.0));
+    assert!(y.unwrap().contains("above its proven upper bound H(Y)"));
+    let zy_upper = b.i_zy.as_ref().unwrap().upper;
+    assert!(zy_upper + 1e-6 < 2f64.ln());
+    let (_, y) = why(with(good.i_xz, zy_upper + 1e-6, 1.0));
+    assert!(y
+        .unwrap()
+        .contains("above its proven upper bound i_zy_upper"));
+    let (x, y) = why(with(good.i_xz, zy, 1.0 - 1e-6));
+    assert!(x.unwrap().contains("integral of p(z) is 0.999999"));
+    assert!(y.unwrap().contains("integral of p(z)"));
+    // Within the margin (rounding) both pass.
+    let (x, y) = why(with(b.i_xz.upper + 1e-13, zy, 1.0 + 1e-13));
+    assert!(x.is_none() && y.is_none());
 }
 
 /// The brief's case: two half-moons at t = ∞ in the NTK regime, where the training
@@ -317,4 +371,172 @@ fn eigenvalues_scale_exactly_near_the_ends_of_the_exponent_range() {
             "scale {c:e}"
         );
     }
+}
+
+/// Runs `ibex ntk` on the examples (or the given training file) with `extra` flags.
+fn run(train: Option<&Path>, extra: &[&str]) -> (i32, String, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    let train = train.map_or_else(|| example("moons_train.csv"), |t| p(t).to_string());
+    let test = example("moons_test.csv");
+    let mut args = vec![
+        "ntk",
+        "--train",
+        &train,
+        "--test",
+        &test,
+        "--times",
+        "0,1,inf",
+        "--out",
+        p(&out),
+    ];
+    args.extend_from_slice(extra);
+    let (code, stdout, stderr) = ibex(&args);
+    (code, stdout, stderr, dir)
+}
+
+/// A kernel that overflows is an error (exit 2, one line) that names the kernel, the
+/// entry, its points and the way out; at 128 bits (MPFR's exponent range) the same
+/// run goes through, as the message says.
+#[test]
+fn an_overflowing_kernel_is_an_error_that_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let big_input = dir.path().join("big.csv");
+    std::fs::write(&big_input, "0.5,0,1\n1e300,0,-1\n0,1,1\n").unwrap();
+    for (train, flags, entry) in [
+        (
+            None,
+            vec!["--w-std", "1e100"],
+            "entry (1, 1) = inf (training point 1 with itself)",
+        ),
+        (
+            None,
+            vec!["--b-std", "1e200"],
+            "entry (1, 1) = inf (training point 1 with itself)",
+        ),
+        (
+            Some(big_input.as_path()),
+            vec![],
+            "entry (2, 2) = inf (training point 2 with itself)",
+        ),
+    ] {
+        let (code, stdout, stderr, _dir) = run(train, &flags);
+        assert_eq!(code, 2, "{flags:?}: {stdout} {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains("the NNGP kernel overflowed in f64"),
+            "{stderr}"
+        );
+        assert!(stderr.contains(entry), "{flags:?}: {stderr}");
+        assert!(
+            stderr.contains("reduce --w-std/--b-std or the input scale, or use --precision 128"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("panicked"));
+    }
+    let (code, stdout, stderr, dir) = run(None, &["--w-std", "1e100", "--precision", "128"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        !stdout.contains("overflow") && !stdout.contains("not finite"),
+        "{stdout}"
+    );
+    let (head, rows) = csv(&dir.path().join("o").join("info.csv"));
+    let col = head.iter().position(|c| c == "i_xz_exact").unwrap();
+    assert!(rows
+        .iter()
+        .all(|r| r[col].parse::<f64>().unwrap().is_finite()));
+}
+
+/// Targets ±1e200: the kernels and the means are finite, but squares of the targets
+/// overflow f64. Those cells are empty (never `inf` or `nan`), one warning per regime
+/// and reason names them, and nothing claims a zero variance; the information bounds,
+/// which do not square the targets, stay.
+#[test]
+fn overflowing_targets_leave_named_empty_cells() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = dir.path().join("t.csv");
+    std::fs::write(&train, "0,0,1e200\n1,0,-1e200\n0,1,1e200\n").unwrap();
+    let (code, stdout, stderr, out) = run(Some(&train), &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let (_, pred) = csv(&out.path().join("o").join("predictions.csv"));
+    for r in &pred {
+        for cell in &r[4..] {
+            assert!(
+                cell.is_empty() || cell.parse::<f64>().unwrap().is_finite(),
+                "{r:?}"
+            );
+        }
+    }
+    let (head, rows) = csv(&out.path().join("o").join("info.csv"));
+    let col = |name: &str| head.iter().position(|c| c == name).unwrap();
+    for r in &rows {
+        // Every value cell (not t, which may be inf, nor the regime) is finite or empty.
+        for (k, cell) in r
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| *k != 0 && *k != col("regime"))
+        {
+            assert!(
+                cell.is_empty() || cell.parse::<f64>().unwrap().is_finite(),
+                "{}: {cell}",
+                head[k]
+            );
+        }
+        assert!(r[col("i_xz_upper")].parse::<f64>().is_ok(), "{r:?}");
+    }
+    // At t = 1 the means are ~1e200: the losses square them.
+    let t1 = rows.iter().find(|r| r[0] == "1").unwrap();
+    assert_eq!(t1[col("loss_test")], "");
+    assert!(
+        stdout.contains("ntk: kl_posterior_prior, gibbs_loglik, bayes_loglik and loss_test are empty at t = 1, inf: not finite in f64"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("use --precision 128"), "{stdout}");
+    assert!(!stdout.contains("zero variance"), "{stdout}");
+}
+
+/// `--diag-reg 1e300` (ε' ≈ 7e299 on the diagonal): the kernel is finite and the
+/// eigen-decomposition now copes with it. By hand: at t = 1, e^{−τG/n} = 0 in f64, so the
+/// NTK training marginal is N(Y, 0) (loss 0), and G⁻¹A_τ ≈ I/ε' makes the test marginal
+/// equal the prior N(0, K) to 1e-290. Before, every t > 0 quantity was NaN, with
+/// warnings about a non-finite kernel and a zero variance.
+#[test]
+fn a_huge_regulariser_gives_the_limits_derived_by_hand() {
+    let (code, stdout, stderr, out) = run(None, &["--diag-reg", "1e300", "--regime", "ntk"]);
+    assert_eq!(code, 0, "{stderr}");
+    for bad in [
+        "non-finite",
+        "did not converge",
+        "zero variance",
+        "not finite",
+    ] {
+        assert!(!stdout.contains(bad), "{bad}: {stdout}");
+    }
+    let (_, pred) = csv(&out.path().join("o").join("predictions.csv"));
+    let at = |t: &str, split: &str| -> Vec<(f64, f64)> {
+        pred.iter()
+            .filter(|r| r[0] == t && r[2] == split)
+            .map(|r| (r[4].parse().unwrap(), r[5].parse().unwrap()))
+            .collect()
+    };
+    let y_train: Vec<f64> = std::fs::read_to_string(example("moons_train.csv"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with("x1"))
+        .map(|l| l.rsplit(',').next().unwrap().trim().parse().unwrap())
+        .collect();
+    let train1 = at("1", "train");
+    assert_eq!(train1.len(), y_train.len());
+    for ((mean, var), y) in train1.iter().zip(&y_train) {
+        assert_eq!((*mean, *var), (*y, 0.0));
+    }
+    for ((m1, v1), (m0, v0)) in at("1", "test").iter().zip(at("0", "test")) {
+        assert!(m1.abs() < 1e-290 && m0 == 0.0, "{m1}");
+        assert!((v1 - v0).abs() <= 1e-15 * v0, "{v1} vs {v0}");
+    }
+    let (head, rows) = csv(&out.path().join("o").join("info.csv"));
+    let col = |name: &str| head.iter().position(|c| c == name).unwrap();
+    let t1 = rows.iter().find(|r| r[0] == "1").unwrap();
+    assert_eq!(t1[col("loss_train")], "0");
+    assert!(t1[col("i_xz_exact")].parse::<f64>().is_ok());
 }

@@ -258,7 +258,16 @@ fn point_set(s: &str) -> Result<PointSet> {
 }
 
 fn opt_cell<T: Real>(x: &Option<T>) -> String {
-    x.as_ref().map(decimal).unwrap_or_default()
+    x.as_ref().map(finite_cell).unwrap_or_default()
+}
+
+/// A value as written, or an empty cell when it is not finite (the study says why).
+fn finite_cell<T: Real>(x: &T) -> String {
+    if x.is_finite() {
+        decimal(x)
+    } else {
+        String::new()
+    }
 }
 
 /// Writes `text` to `dir/name`.
@@ -297,7 +306,7 @@ fn info_line<T: Real>(r: &InfoRow<T>) -> String {
         opt_cell(&r.kl_posterior_prior),
         opt_cell(&r.gibbs_loglik),
         opt_cell(&r.bayes_loglik),
-        decimal(&r.trace_ntk),
+        opt_cell(&r.trace_ntk),
         r.regime.name().to_string(),
         opt_cell(&r.i_zy_lower),
         opt_cell(&r.i_zy_upper),
@@ -305,10 +314,10 @@ fn info_line<T: Real>(r: &InfoRow<T>) -> String {
         opt_cell(&r.kl_posterior_prior_train),
         opt_cell(&r.gibbs_loglik_train),
         opt_cell(&r.bayes_loglik_train),
-        decimal(&r.loss_train),
+        opt_cell(&r.loss_train),
         opt_cell(&r.loss_test),
         opt_cell(&r.weights.param_distance_sq),
-        decimal(&r.weights.param_distance_code),
+        opt_cell(&r.weights.param_distance_code),
         opt_cell(&r.weights.i_theta_d_code),
         decimal(&r.ln_m),
     ];
@@ -394,8 +403,8 @@ fn ntk_run<T: Real>(args: &NtkArgs) -> Result<String> {
             r.regime.name(),
             r.split.name(),
             r.index,
-            decimal(&r.mean[0]),
-            decimal(&r.var)
+            finite_cell(&r.mean[0]),
+            finite_cell(&r.var)
         );
     }
     files.push(write_file(dir, "predictions.csv", &pred)?);
@@ -427,7 +436,7 @@ fn ntk_run<T: Real>(args: &NtkArgs) -> Result<String> {
         "noise_vars": config.noise_vars.iter().map(decimal).collect::<Vec<_>>(),
         "points": config.points.name(),
         "precision_bits": T::PRECISION_BITS,
-        "trace_ntk": decimal(&study.kernels.trace_ntk_train()),
+        "trace_ntk": finite_cell(&study.kernels.trace_ntk_train()),
         "units": "nats for every information, KL and log-likelihood",
         "info_columns": INFO_COLUMNS.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
         "predictions_columns": {
@@ -527,7 +536,7 @@ fn plots<T: Real>(dir: &Path, study: &Study<T>, config: &StudyConfig<T>) -> Resu
         }
         loss_series.push(Series::new(
             format!("E loss train [{n}]"),
-            pts(&|r| Some(r.loss_train.to_f64())),
+            pts(&|r| of(&r.loss_train)),
         ));
         loss_series.push(Series::new(
             format!("E loss test [{n}]"),
