@@ -540,3 +540,56 @@ fn a_huge_regulariser_gives_the_limits_derived_by_hand() {
     assert_eq!(t1[col("loss_train")], "0");
     assert!(t1[col("i_xz_exact")].parse::<f64>().is_ok());
 }
+
+/// `--steps` and `--times` are capped at 10000 times: `--steps 100000000` ran for days
+/// and needed ~880 GB. The refusal is immediate.
+#[test]
+fn the_number_of_times_is_capped() {
+    let start = std::time::Instant::now();
+    for steps in ["100000000", "10001"] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("o");
+        let (code, _, stderr) = ibex(&[
+            "ntk",
+            "--train",
+            &example("moons_train.csv"),
+            "--test",
+            &example("moons_test.csv"),
+            "--t-min",
+            "0.1",
+            "--t-max",
+            "10",
+            "--steps",
+            steps,
+            "--out",
+            p(&out),
+        ]);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "invalid parameter `--steps`: found {steps}, expected between 2 and 10000"
+            )),
+            "{stderr}"
+        );
+        assert!(!out.exists(), "nothing is written");
+    }
+    let many = vec!["1"; 10_001].join(",");
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = ibex(&[
+        "ntk",
+        "--train",
+        &example("moons_train.csv"),
+        "--test",
+        &example("moons_test.csv"),
+        "--times",
+        &many,
+        "--out",
+        p(&dir.path().join("o")),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("found 10001 times, expected at most 10000 times"),
+        "{stderr}"
+    );
+    assert!(start.elapsed().as_secs() < 60);
+}
