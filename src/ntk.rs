@@ -68,6 +68,25 @@ pub fn decimal<T: Real>(x: &T) -> String {
     }
 }
 
+/// The working precision as messages name it: `f64`, or `128-bit MPFR`.
+pub(crate) fn precision_name<T: Real>() -> String {
+    if T::PRECISION_BITS > 53 {
+        format!("{}-bit MPFR", T::PRECISION_BITS)
+    } else {
+        "f64".into()
+    }
+}
+
+/// What to do when the working precision is not enough: `use --precision 128` in `f64`,
+/// a precision twice the current one above it (up to the largest, 1024 bits).
+pub(crate) fn higher_precision<T: Real>() -> String {
+    match T::PRECISION_BITS {
+        0..=53 => "use --precision 128".into(),
+        b if b < 1024 => format!("use --precision {}", (2 * b).min(1024)),
+        _ => "no higher --precision is available".into(),
+    }
+}
+
 /// Rewrites a decimal `d.ddd…e±x` without trailing zeros, in plain notation when
 /// −5 ≤ x ≤ 20. Anything else (`inf`, `nan`, plain digits) is returned as it is.
 fn tidy(s: &str) -> String {

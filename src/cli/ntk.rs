@@ -58,7 +58,7 @@ pub struct NtkArgs {
     /// Largest time of the logarithmic grid.
     #[arg(long, allow_hyphen_values = true)]
     pub t_max: Option<String>,
-    /// Number of times in the logarithmic grid (at least 2).
+    /// Number of times in the logarithmic grid (2 to 10000).
     #[arg(long)]
     pub steps: Option<usize>,
     /// Output-noise variance(s) sigma_n^2 >= 0 added to the ensemble variance in I(X;Z), I(Z;Y), comma-separated.
@@ -152,6 +152,12 @@ fn parse_list<T: Real>(name: &str, s: &str) -> Result<Vec<T>> {
         .collect()
 }
 
+/// The most times one run takes (`--steps`, or the length of `--times`): each costs
+/// the ensemble's mean and covariance at every point and the information quadrature,
+/// about 20 ms for the 42 bundled example points, so 10000 times is minutes; without a
+/// cap `--steps 100000000` ran for days and needed hundreds of GB.
+pub const MAX_TIMES: usize = 10_000;
+
 /// The time grid from `--times`, or from `--t-min/--t-max/--steps` (logarithmic, with 0
 /// and ∞ added; inner points rounded to 15 significant digits), or the default 0, 25
 /// times from 1e-2 to 1e4, ∞.
@@ -177,6 +183,13 @@ fn time_grid<T: Real>(args: &NtkArgs) -> Result<Vec<Time<T>>> {
                 "--times",
                 "an empty list",
                 "at least one time",
+            ));
+        }
+        if times.len() > MAX_TIMES {
+            return Err(Error::parameter(
+                "--times",
+                format!("{} times", times.len()),
+                format!("at most {MAX_TIMES} times (split them into several runs)"),
             ));
         }
         return Ok(times);
@@ -208,8 +221,12 @@ fn time_grid<T: Real>(args: &NtkArgs) -> Result<Vec<Time<T>>> {
             "0 < t-min < t-max (the grid is logarithmic; t = 0 and inf are added)",
         ));
     }
-    if steps < 2 {
-        return Err(Error::parameter("--steps", steps.to_string(), "at least 2"));
+    if !(2..=MAX_TIMES).contains(&steps) {
+        return Err(Error::parameter(
+            "--steps",
+            steps.to_string(),
+            format!("between 2 and {MAX_TIMES} (every time costs the ensemble at every point and the information quadrature; split a finer grid into several runs)"),
+        ));
     }
     let (a, b) = (t_min.ln(), t_max.ln());
     let mut times = vec![Time::At(T::zero())];
@@ -258,7 +275,16 @@ fn point_set(s: &str) -> Result<PointSet> {
 }
 
 fn opt_cell<T: Real>(x: &Option<T>) -> String {
-    x.as_ref().map(decimal).unwrap_or_default()
+    x.as_ref().map(finite_cell).unwrap_or_default()
+}
+
+/// A value as written, or an empty cell when it is not finite (the study says why).
+fn finite_cell<T: Real>(x: &T) -> String {
+    if x.is_finite() {
+        decimal(x)
+    } else {
+        String::new()
+    }
 }
 
 /// Writes `text` to `dir/name`.
@@ -297,7 +323,7 @@ fn info_line<T: Real>(r: &InfoRow<T>) -> String {
         opt_cell(&r.kl_posterior_prior),
         opt_cell(&r.gibbs_loglik),
         opt_cell(&r.bayes_loglik),
-        decimal(&r.trace_ntk),
+        opt_cell(&r.trace_ntk),
         r.regime.name().to_string(),
         opt_cell(&r.i_zy_lower),
         opt_cell(&r.i_zy_upper),
@@ -305,10 +331,10 @@ fn info_line<T: Real>(r: &InfoRow<T>) -> String {
         opt_cell(&r.kl_posterior_prior_train),
         opt_cell(&r.gibbs_loglik_train),
         opt_cell(&r.bayes_loglik_train),
-        decimal(&r.loss_train),
+        opt_cell(&r.loss_train),
         opt_cell(&r.loss_test),
         opt_cell(&r.weights.param_distance_sq),
-        decimal(&r.weights.param_distance_code),
+        opt_cell(&r.weights.param_distance_code),
         opt_cell(&r.weights.i_theta_d_code),
         decimal(&r.ln_m),
     ];
@@ -394,8 +420,8 @@ fn ntk_run<T: Real>(args: &NtkArgs) -> Result<String> {
             r.regime.name(),
             r.split.name(),
             r.index,
-            decimal(&r.mean[0]),
-            decimal(&r.var)
+            finite_cell(&r.mean[0]),
+            finite_cell(&r.var)
         );
     }
     files.push(write_file(dir, "predictions.csv", &pred)?);
@@ -427,7 +453,7 @@ fn ntk_run<T: Real>(args: &NtkArgs) -> Result<String> {
         "noise_vars": config.noise_vars.iter().map(decimal).collect::<Vec<_>>(),
         "points": config.points.name(),
         "precision_bits": T::PRECISION_BITS,
-        "trace_ntk": decimal(&study.kernels.trace_ntk_train()),
+        "trace_ntk": finite_cell(&study.kernels.trace_ntk_train()),
         "units": "nats for every information, KL and log-likelihood",
         "info_columns": INFO_COLUMNS.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
         "predictions_columns": {
@@ -527,7 +553,7 @@ fn plots<T: Real>(dir: &Path, study: &Study<T>, config: &StudyConfig<T>) -> Resu
         }
         loss_series.push(Series::new(
             format!("E loss train [{n}]"),
-            pts(&|r| Some(r.loss_train.to_f64())),
+            pts(&|r| of(&r.loss_train)),
         ));
         loss_series.push(Series::new(
             format!("E loss test [{n}]"),

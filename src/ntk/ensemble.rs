@@ -225,6 +225,19 @@ impl<T: Real> Ensemble<T> {
         } else {
             training.diag_reg.clone() * &trace_g / T::from_u64(n as u64)
         };
+        if !eps_eff.is_finite() {
+            return Err(Error::parameter(
+                "--diag-reg",
+                training.diag_reg.to_decimal(),
+                format!(
+                    "a regulariser whose effective value on the diagonal is finite at {} bits (here {} = {}; the trace of the training kernel is {})",
+                    T::PRECISION_BITS,
+                    if training.diag_reg_absolute { "eps'" } else { "eps' = eps*tr(G)/N" },
+                    eps_eff.to_decimal(),
+                    trace_g.to_decimal()
+                ),
+            ));
+        }
         let mut g = g_raw;
         if !eps_eff.is_zero() {
             for i in 0..n {
@@ -234,8 +247,19 @@ impl<T: Real> Ensemble<T> {
         let mut warnings = Vec::new();
         let eig = SymmetricEigen::new(&g);
         if !eig.converged {
+            let reason = match g.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+                Some((at, x)) => format!(
+                    "the regularised training kernel has a non-finite entry ({}, {}) = {}: it overflowed in {}; reduce --w-std/--b-std, the input scale or --diag-reg, or {}",
+                    at % n + 1,
+                    at / n + 1,
+                    super::decimal(x),
+                    super::precision_name::<T>(),
+                    super::higher_precision::<T>()
+                ),
+                None => "the kernel is finite; the QL iteration needed more than 60 sweeps".into(),
+            };
             warnings.push(format!(
-                "{}: the eigen-decomposition of the training kernel did not converge (non-finite kernel?)",
+                "{}: the eigen-decomposition of the training kernel did not converge ({reason})",
                 regime.name()
             ));
         }
@@ -522,7 +546,7 @@ impl<T: Real> Ensemble<T> {
         };
         WeightInfo {
             param_distance_sq,
-            param_distance_code: (tr_h + y_h_sum) * half,
+            param_distance_code: Some((tr_h + y_h_sum) * half),
             i_theta_d_code,
         }
     }
@@ -540,7 +564,9 @@ pub struct WeightInfo<T: Real> {
     /// Q6 as coded in the authors' repository (`parameter_distance`, \[SZA19\] code,
     /// unconfirmed as the paper's formula):
     /// ½[tr(K_dd V diag(λ(1 − e^{−2λτ/n})) Vᵀ) + Σ_c Y_cᵀ V diag(λ(1 − e^{−2λτ/n})) Vᵀ Y_c].
-    pub param_distance_code: T,
+    /// Always `Some` from [`Ensemble::weight_information`]; the study empties it (with
+    /// a warning) when it is not finite at the working precision.
+    pub param_distance_code: Option<T>,
     /// Q7 as coded (`i_theta_data`, a lower bound on I(θ;D) per the authors' code,
     /// unconfirmed): −tr(K_dd G⁻¹A_τ²) − mean_c(Y_cᵀ G⁻¹A_τ² Y_c) + τ·tr G_dd
     /// (tr of the unregularised kernel). `None` at t = ∞ (the last term diverges).

@@ -24,8 +24,11 @@
 //! then clamped to [0, min(I_upper, H(Y))] (data processing: Y is a function of X).
 //!
 //! # Exact value (1-D outputs)
-//! I(X;Z) = H(Z) − Σ_i c_i ½ ln(2πe v_i), with H(Z) = −∫ p ln p by composite
-//! Gauss-Legendre quadrature (spec D.3, with a thinned mesh; see [`mixture_entropy_1d`]).
+//! I(X;Z) = ln P − H(X | Z) and I(Z;Y) = H(Y) − H(Y | Z), the conditional entropies
+//! ∫ p(z) H(· | Z = z) dz of the component's posterior by composite Gauss-Legendre
+//! quadrature (spec D.3, with a thinned mesh held in two-word breakpoints; see
+//! [`mixture_quadrature_1d`]). Mathematically equal to H(Z) − Σ_i c_i ½ ln(2πe v_i),
+//! but without its cancellation, and inside [0, ln P] by construction.
 
 use nalgebra::DMatrix;
 use rayon::prelude::*;
@@ -243,22 +246,93 @@ fn legendre<T: Real>(n: usize, z: &T) -> (T, T) {
     (p1, p0)
 }
 
-/// The differential entropy H(Z) = −∫ p ln p (nats) of the equal-weight 1-D mixture
-/// p = (1/P) Σ_i N(means_i, vars_i), by composite Gauss-Legendre quadrature.
+/// The integrals of one composite Gauss-Legendre quadrature over the real line for the
+/// equal-weight 1-D mixture p = (1/P) Σ_i N(m_i, v_i) (see [`mixture_quadrature_1d`]);
+/// entropies in nats.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MixtureQuadrature<T: Real> {
+    /// ∫ p: 1 in exact arithmetic (up to the tails beyond the mesh, below the working
+    /// precision). A value far from 1 means that the mesh did not resolve the mixture.
+    pub mass: T,
+    /// H(Z) = −∫ p ln p.
+    pub h_z: T,
+    /// H(X | Z) = ∫ p(z) H(X | Z = z) dz with X the component index (uniform):
+    /// ln P − I(X;Z).
+    pub h_x_given_z: T,
+    /// H(Y | Z) = ∫ p(z) H(Y | Z = z) dz for the labels given (Y a function of X):
+    /// H(Y) − I(Z;Y).
+    pub h_y_given_z: Option<T>,
+}
+
+/// `a + b` as an unevaluated sum `hi + lo` with `hi` = fl(a + b), exactly (Knuth's
+/// TwoSum, TAOCP vol. 2 §4.2.2, Theorem B; round-to-nearest binary arithmetic, which
+/// both `f64` and MPFR are).
+fn two_sum<T: Real>(a: &T, b: &T) -> (T, T) {
+    let s = a.clone() + b;
+    let bb = s.clone() - a;
+    let err = (a.clone() - (s.clone() - &bb)) + (b.clone() - &bb);
+    (s, err)
+}
+
+/// A breakpoint of the mesh: the point hi + lo (an unevaluated sum), the local spacing
+/// of the component that produced it, and that component.
+#[derive(Clone)]
+struct Breakpoint<T: Real> {
+    hi: T,
+    lo: T,
+    spacing: T,
+    comp: usize,
+}
+
+/// H(Z), H(X | Z), H(Y | Z) and ∫ p for the equal-weight 1-D mixture
+/// p = (1/P) Σ_i N(means_i, vars_i), X uniform over the components and Y = `labels`
+/// (one group index per component), by one composite Gauss-Legendre quadrature.
 ///
-/// # Method (spec ntk-math D.3, adapted)
+/// # Integrands
+/// With t_i(z) = ln N(z; m_i, v_i), the posterior of the component is
+/// w_i(z) = e^{t_i}/Σ_j e^{t_j}, and
+/// * H(Z) = −∫ p ln p;
+/// * H(X | Z) = ∫ p(z) [−Σ_i w_i ln w_i] dz, so that I(X;Z) = H(X) − H(X | Z) = ln P − H(X | Z)
+///   (Cover & Thomas, *Elements of Information Theory*, 2nd ed., eq. 2.43);
+/// * H(Y | Z) = ∫ p(z) [−Σ_y W_y ln W_y] dz with W_y = Σ_{i: y_i = y} w_i, so that
+///   I(Z;Y) = H(Y) − H(Y | Z).
+///
+/// Unlike H(Z) − (1/P) Σ_i ½ ln(2πe v_i), these never subtract two large entropies
+/// (with v → 0 both tend to −∞), and they hold the proven ranges by construction:
+/// pointwise 0 ≤ H(Y | z) ≤ H(X | z) ≤ ln P, hence 0 ≤ I(Z;Y) ≤ I(X;Z) ≤ ln P and
+/// I(Z;Y) ≤ H(Y) up to rounding and the quadrature's error in ∫ p. With the largest
+/// term t_* and S = Σ_j e^{t_j − t_*} = 1 + R:
+/// −Σ_i w_i ln w_i = ln_1p(R) + Σ_i e^{t_i − t_*}(t_* − t_i)/S, and −W ln W = W·ln(S/E)
+/// with E the group's sum, as ln_1p(O/E) (O the other groups' sum) when E > S/2: no
+/// cancellation.
+///
+/// # Mesh (spec ntk-math D.3, adapted)
 /// Breakpoints m_i + c·√v_i for c = −c_max, −c_max + ¼, …, c_max for every component
 /// (c_max = min(40, √(2(P_bits·ln 2 + ln P + 10)) + 2), beyond which the integrand is
 /// below the working precision), sorted and thinned so that no interval is shorter than
 /// the local spacing ¼√v of the components that produced its end points: every interval
 /// is then at most ½√v_i long for each component i whose range it meets. Each interval
-/// gets max(32, P_bits/2) Gauss-Legendre nodes; components whose contribution at a node
-/// is below e^{−(P_bits ln 2 + ln P + 10)} of the largest are skipped. ln p uses
-/// log-sum-exp. `None` for an empty mixture or a variance that is not positive.
-pub fn mixture_entropy_1d<T: Real>(means: &[T], vars: &[T]) -> Option<T> {
+/// gets max(32, P_bits/2) Gauss-Legendre nodes; components whose log-density at a node
+/// is more than P_bits ln 2 + ln P + 10 below that of a nearby component are skipped.
+///
+/// Each breakpoint is held as an unevaluated sum hi + lo (Knuth's TwoSum), and a node as its
+/// interval's hi plus an offset, so z − m_j = (hi − m_j) + offset is accurate relative
+/// to √v_j even when √v_j is far below the spacing of representable numbers near m_j
+/// (a component of variance 1e-30 at mean 1 in `f64`, or mean 1e100 and variance 1).
+/// A single working-precision z there cannot hold a node inside the component: the
+/// component's mass was missed, ∫ p fell short of 1, and I(X;Z) came out above ln P.
+///
+/// `None` for an empty mixture, a variance that is not a positive finite number, a
+/// mean that is not finite, labels of the wrong length, or a mesh that overflows.
+pub fn mixture_quadrature_1d<T: Real>(
+    means: &[T],
+    vars: &[T],
+    labels: Option<&[usize]>,
+) -> Option<MixtureQuadrature<T>> {
     let p = means.len();
     if p == 0
         || vars.len() != p
+        || labels.is_some_and(|l| l.len() != p)
         || vars.iter().any(|v| {
             v.partial_cmp(&T::zero()) != Some(std::cmp::Ordering::Greater) || !v.is_finite()
         })
@@ -273,93 +347,221 @@ pub fn mixture_entropy_1d<T: Real>(means: &[T], vars: &[T]) -> Option<T> {
             .unwrap_or(std::cmp::Ordering::Equal)
     });
     let m: Vec<T> = order.iter().map(|&i| means[i].clone()).collect();
-    let v: Vec<T> = order.iter().map(|&i| vars[i].clone()).collect();
-    let sd: Vec<T> = v.iter().map(|x| x.sqrt()).collect();
-    let two_pi = T::from_f64(2.0) * T::pi();
+    let sd: Vec<T> = order.iter().map(|&i| vars[i].sqrt()).collect();
+    let group: Vec<usize> = labels
+        .map(|l| order.iter().map(|&i| l[i]).collect())
+        .unwrap_or_default();
     let half = T::from_f64(0.5);
-    let lognorm: Vec<T> = v
-        .iter()
-        .map(|x| -((two_pi.clone() * x).ln() * &half))
-        .collect();
-    let inv_2v: Vec<T> = v
-        .iter()
-        .map(|x| T::one() / (T::from_f64(2.0) * x))
-        .collect();
+    let half_ln_2pi = (T::from_f64(2.0) * T::pi()).ln() * &half;
+    // ln N(z; m, v) = lognorm − ½((z − m)/√v)², in 1/√v rather than 1/v so that a
+    // subnormal variance does not overflow.
+    let lognorm: Vec<T> = sd.iter().map(|s| -(s.ln() + &half_ln_2pi)).collect();
+    let inv_sd: Vec<T> = sd.iter().map(|s| T::one() / s).collect();
+    if inv_sd.iter().chain(&lognorm).any(|x| !x.is_finite()) {
+        return None;
+    }
     let bits = T::PRECISION_BITS as f64;
     let cutoff = bits * std::f64::consts::LN_2 + (p as f64).ln() + 10.0;
     let c_max = (2.0 * cutoff).sqrt().ceil().min(38.0) + 2.0;
     let steps = (c_max / 0.25).round() as i64;
     let quarter = T::from_f64(0.25);
-    let mut bps: Vec<(T, T)> = Vec::with_capacity(p * (2 * steps as usize + 1));
+    let mut bps: Vec<Breakpoint<T>> = Vec::with_capacity(p * (2 * steps as usize + 1));
     for i in 0..p {
         let spacing = quarter.clone() * &sd[i];
         for s in -steps..=steps {
-            let c = T::from_f64(s as f64 * 0.25);
-            bps.push((m[i].clone() + c * &sd[i], spacing.clone()));
+            let (hi, lo) = two_sum(&m[i], &(T::from_f64(s as f64 * 0.25) * &sd[i]));
+            if !hi.is_finite() || !lo.is_finite() {
+                return None;
+            }
+            bps.push(Breakpoint {
+                hi,
+                lo,
+                spacing: spacing.clone(),
+                comp: i,
+            });
         }
     }
-    bps.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
-    let mut mesh: Vec<(T, T)> = Vec::new();
+    let cmp = |a: &Breakpoint<T>, b: &Breakpoint<T>| {
+        a.hi.partial_cmp(&b.hi)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.lo.partial_cmp(&b.lo).unwrap_or(std::cmp::Ordering::Equal))
+    };
+    bps.sort_by(cmp);
+    let gap =
+        |a: &Breakpoint<T>, b: &Breakpoint<T>| (b.hi.clone() - &a.hi) + (b.lo.clone() - &a.lo);
+    let mut mesh: Vec<Breakpoint<T>> = Vec::new();
     for b in bps.iter() {
         match mesh.last() {
             None => mesh.push(b.clone()),
             Some(last) => {
-                let gap = b.0.clone() - &last.0;
-                if gap >= b.1.clone().min_of(last.1.clone()) {
+                if gap(last, b) >= b.spacing.clone().min_of(last.spacing.clone()) {
                     mesh.push(b.clone());
                 }
             }
         }
     }
-    let end = bps.last().expect("at least one breakpoint").0.clone();
-    if mesh.last().is_some_and(|l| l.0 < end) {
-        let sp = mesh.last().map(|l| l.1.clone()).unwrap_or_else(T::zero);
-        mesh.push((end, sp));
+    let end = bps.last().expect("at least one breakpoint");
+    if mesh
+        .last()
+        .is_some_and(|l| cmp(l, end) == std::cmp::Ordering::Less)
+    {
+        mesh.push(end.clone());
+    }
+    let half_widths: Vec<T> = mesh.windows(2).map(|w| gap(&w[0], &w[1]) * &half).collect();
+    if half_widths.iter().any(|h| !h.is_finite()) {
+        return None;
     }
     let n_gl = 32.max(T::PRECISION_BITS as usize / 2);
     let (gx, gw) = gauss_legendre::<T>(n_gl);
+    let one_plus_x: Vec<T> = gx.iter().map(|x| T::one() + x).collect();
+    // Screening in f64, widened by the rounding of z and of the means to f64.
     let mf: Vec<f64> = m.iter().map(|x| x.to_f64()).collect();
-    let vf: Vec<f64> = v.iter().map(|x| x.to_f64()).collect();
-    let lnf: Vec<f64> = lognorm.iter().map(|x| x.to_f64()).collect();
-    let a_max = lnf.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let v_max = vf.iter().copied().fold(0.0, f64::max);
+    let a_max = lognorm
+        .iter()
+        .map(|x| x.to_f64())
+        .fold(f64::NEG_INFINITY, f64::max);
+    let sd_max = sd.iter().map(|x| x.to_f64()).fold(0.0, f64::max);
+    let v_max = sd_max * sd_max;
     let ln_pt = T::from_u64(p as u64).ln();
-    let integrand = |z: &T| -> T {
-        let zf = z.to_f64();
-        let j = mf.partition_point(|&x| x < zf);
-        let mut s0 = f64::NEG_INFINITY;
-        for c in [j.saturating_sub(1), j.min(p - 1)] {
-            let d = zf - mf[c];
-            s0 = s0.max(lnf[c] - d * d / (2.0 * vf[c]));
-        }
-        let r = (2.0 * v_max * (a_max - s0 + cutoff).max(0.0)).sqrt() * 1.0001 + 1e-300;
-        let lo = mf.partition_point(|&x| x < zf - r);
-        let hi = mf.partition_point(|&x| x <= zf + r);
-        let terms: Vec<T> = (lo..hi)
-            .map(|i| {
-                let d = z.clone() - &m[i];
-                lognorm[i].clone() - d.clone() * &d * &inv_2v[i]
-            })
-            .collect();
-        let lnp = log_sum_exp(&terms) - &ln_pt;
-        if !lnp.is_finite() {
-            return T::zero();
-        }
-        -(lnp.exp() * lnp)
+    let log_density = |c: usize, hi: &T, offset: &T| -> T {
+        let u = ((hi.clone() - &m[c]) + offset) * &inv_sd[c];
+        lognorm[c].clone() - u.clone() * &u * &half
     };
-    let parts: Vec<T> = (0..mesh.len().saturating_sub(1))
+    // [p, −p ln p, p·H(X | z), p·H(Y | z)] at z = hi + offset.
+    let integrand = |hi: &T, offset: &T, near: [usize; 2]| -> [T; 4] {
+        let zf = hi.to_f64() + offset.to_f64();
+        let j = mf.partition_point(|&x| x < zf);
+        let mut s0 = -T::infinity();
+        for c in [j.saturating_sub(1), j.min(p - 1), near[0], near[1]] {
+            s0 = s0.max_of(log_density(c, hi, offset));
+        }
+        let r = (2.0 * v_max * (a_max - s0.to_f64() + cutoff).max(0.0)).sqrt() * 1.0001;
+        let r = r + 8.0 * f64::EPSILON * (zf.abs() + r) + f64::MIN_POSITIVE;
+        let lo = mf.partition_point(|&x| x < zf - r);
+        let hi_end = mf.partition_point(|&x| x <= zf + r);
+        let t: Vec<T> = (lo..hi_end).map(|c| log_density(c, hi, offset)).collect();
+        let zero = || [T::zero(), T::zero(), T::zero(), T::zero()];
+        let Some((k_max, t_max)) =
+            t.iter()
+                .enumerate()
+                .fold(None::<(usize, &T)>, |best, (k, x)| match best {
+                    Some((_, b)) if *x <= *b => best,
+                    _ => Some((k, x)),
+                })
+        else {
+            return zero();
+        };
+        if !t_max.is_finite() {
+            return zero();
+        }
+        let t_max = t_max.clone();
+        // e_k = e^{t_k − t_max}; rest = Σ_{k ≠ k_max} e_k; spread = Σ_k e_k (t_max − t_k).
+        let mut e: Vec<T> = Vec::with_capacity(t.len());
+        let mut rest = T::zero();
+        let mut spread = T::zero();
+        for (k, tk) in t.iter().enumerate() {
+            if k == k_max {
+                e.push(T::one());
+                continue;
+            }
+            let d = t_max.clone() - tk;
+            let ek = (-d.clone()).exp();
+            // A term that underflows adds nothing (and d may be +inf: 0·inf is NaN).
+            if !ek.is_zero() {
+                rest += &ek;
+                spread += ek.clone() * &d;
+            }
+            e.push(ek);
+        }
+        let s = T::one() + &rest;
+        let ln_s = rest.ln_1p();
+        let lnp = t_max + &ln_s - &ln_pt;
+        let dens = lnp.exp();
+        let h_x = ln_s + spread / &s;
+        let h_y = if labels.is_some() {
+            let mut by_group: Vec<(usize, T)> = e
+                .into_iter()
+                .enumerate()
+                .map(|(k, ek)| (group[lo + k], ek))
+                .collect();
+            by_group.sort_unstable_by_key(|g| g.0);
+            let mut sums: Vec<T> = Vec::new();
+            let mut current = usize::MAX;
+            for (g, ek) in by_group {
+                if g == current {
+                    *sums.last_mut().expect("a group") += ek;
+                } else {
+                    current = g;
+                    sums.push(ek);
+                }
+            }
+            let total_other = |skip: usize| {
+                sums.iter()
+                    .enumerate()
+                    .filter(|(h, _)| *h != skip)
+                    .fold(T::zero(), |acc, (_, x)| acc + x)
+            };
+            let mut h = T::zero();
+            for (g, eg) in sums.iter().enumerate() {
+                if eg.is_zero() {
+                    continue;
+                }
+                // −W ln W = W ln(S/E): as ln S − ln E for a minor group (E ≤ S/2, where
+                // S/E may overflow), as ln_1p(O/E) with O the other groups' sum, summed
+                // directly, for the group that holds most of S.
+                let ln_ratio = if eg.clone() * T::from_f64(2.0) <= s {
+                    s.ln() - eg.ln()
+                } else {
+                    (total_other(g) / eg).ln_1p()
+                };
+                h += eg.clone() / &s * ln_ratio;
+            }
+            h
+        } else {
+            T::zero()
+        };
+        [
+            dens.clone(),
+            -(dens.clone() * &lnp),
+            dens.clone() * h_x,
+            dens * h_y,
+        ]
+    };
+    let parts: Vec<[T; 4]> = (0..half_widths.len())
         .into_par_iter()
         .map(|k| {
-            let (a, b) = (&mesh[k].0, &mesh[k + 1].0);
-            let hw = (b.clone() - a) * &half;
-            let mid = (b.clone() + a) * &half;
-            let s = gx.iter().zip(&gw).fold(T::zero(), |acc, (x, w)| {
-                acc + w.clone() * integrand(&(mid.clone() + hw.clone() * x))
-            });
-            s * hw
+            let (a, b) = (&mesh[k], &mesh[k + 1]);
+            let hw = &half_widths[k];
+            let mut acc = [T::zero(), T::zero(), T::zero(), T::zero()];
+            for (opx, w) in one_plus_x.iter().zip(&gw) {
+                let offset = a.lo.clone() + hw.clone() * opx;
+                let f = integrand(&a.hi, &offset, [a.comp, b.comp]);
+                for (s, fq) in acc.iter_mut().zip(f) {
+                    *s += w.clone() * fq;
+                }
+            }
+            acc.map(|s| s * hw)
         })
         .collect();
-    Some(parts.into_iter().fold(T::zero(), |acc, x| acc + x))
+    let [mass, h_z, h_x, h_y] = parts.into_iter().fold(
+        [T::zero(), T::zero(), T::zero(), T::zero()],
+        |[a, b, c, d], [e, f, g, h]| [a + e, b + f, c + g, d + h],
+    );
+    Some(MixtureQuadrature {
+        mass,
+        h_z,
+        h_x_given_z: h_x,
+        h_y_given_z: labels.map(|_| h_y),
+    })
+}
+
+/// The differential entropy H(Z) = −∫ p ln p (nats) of the equal-weight 1-D mixture
+/// p = (1/P) Σ_i N(means_i, vars_i), by the composite Gauss-Legendre quadrature of
+/// [`mixture_quadrature_1d`] (mesh and node placement described there). `None` for an
+/// empty mixture, a variance that is not positive and finite, or a mean that is not
+/// finite.
+pub fn mixture_entropy_1d<T: Real>(means: &[T], vars: &[T]) -> Option<T> {
+    mixture_quadrature_1d(means, vars, None).map(|q| q.h_z)
 }
 
 /// ½ ln(2πe v): the entropy of N(·, v) in nats.
@@ -371,51 +573,48 @@ pub fn gaussian_entropy_1d<T: Real>(v: &T) -> T {
 /// Exact I(X;Z) and I(Z;Y) for 1-D components (nats).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Exact1d<T: Real> {
-    /// I(X;Z) = H(Z) − (1/P) Σ_i ½ ln(2πe v_i).
+    /// I(X;Z) = ln P − H(X | Z).
     pub i_xz: T,
-    /// I(Z;Y) = H(Z) − Σ_y p_y H(Z | Y = y), when labels were given.
+    /// I(Z;Y) = H(Y) − H(Y | Z), when labels were given.
     pub i_zy: Option<T>,
+    /// ∫ p of the quadrature (1 in exact arithmetic): the caller's check that the
+    /// mesh resolved the mixture.
+    pub mass: T,
 }
 
 /// Exact I(X;Z) (and I(Z;Y) with `labels`, each point's group) for 1-D components with X
-/// uniform over the points: H(Z) − (1/P) Σ_i ½ ln(2πe v_i) and H(Z) − Σ_y p_y H(Z | y),
-/// every mixture entropy by [`mixture_entropy_1d`] (a group of one point has the closed
-/// form ½ ln(2πe v)). `None` when a variance is not positive.
+/// uniform over the points: ln P − H(X | Z) and H(Y) − H(Y | Z), H(Y) = −Σ_y p_y ln p_y
+/// from the group sizes, the conditional entropies by [`mixture_quadrature_1d`] (which
+/// also gives ∫ p, returned as [`Exact1d::mass`]). `None` where
+/// [`mixture_quadrature_1d`] is.
 pub fn exact_information_1d<T: Real>(
     means: &[T],
     vars: &[T],
     labels: Option<&[usize]>,
 ) -> Option<Exact1d<T>> {
-    let h = mixture_entropy_1d(means, vars)?;
+    let q = mixture_quadrature_1d(means, vars, labels)?;
     let p = means.len();
     let pt = T::from_u64(p as u64);
-    let hc = vars
-        .iter()
-        .fold(T::zero(), |acc, v| acc + gaussian_entropy_1d(v))
-        / &pt;
-    let i_zy = match labels {
-        None => None,
-        Some(labels) => {
+    let i_zy = match (labels, &q.h_y_given_z) {
+        (Some(labels), Some(h_y_z)) => {
             let n_groups = labels.iter().copied().max().map_or(0, |m| m + 1);
-            let mut members: Vec<Vec<usize>> = vec![Vec::new(); n_groups];
-            for (i, &g) in labels.iter().enumerate() {
-                members[g].push(i);
+            let mut sizes = vec![0u64; n_groups];
+            for &g in labels {
+                sizes[g] += 1;
             }
-            let mut cond = T::zero();
-            for idx in members.iter().filter(|m| !m.is_empty()) {
-                let hg = if idx.len() == 1 {
-                    gaussian_entropy_1d(&vars[idx[0]])
-                } else {
-                    let mg: Vec<T> = idx.iter().map(|&i| means[i].clone()).collect();
-                    let vg: Vec<T> = idx.iter().map(|&i| vars[i].clone()).collect();
-                    mixture_entropy_1d(&mg, &vg)?
-                };
-                cond += T::from_u64(idx.len() as u64) / &pt * hg;
-            }
-            Some(h.clone() - cond)
+            let h_y = sizes
+                .iter()
+                .filter(|&&s| s > 0)
+                .fold(T::zero(), |acc, &s| acc - (T::from_u64(s) / &pt).xlogx());
+            Some(h_y - h_y_z)
         }
+        _ => None,
     };
-    Some(Exact1d { i_xz: h - hc, i_zy })
+    Some(Exact1d {
+        i_xz: pt.ln() - q.h_x_given_z,
+        i_zy,
+        mass: q.mass,
+    })
 }
 
 /// Exact I(X;Z) (nats) for 1-D components, X uniform (see [`exact_information_1d`]).

@@ -154,8 +154,10 @@ impl<T: Real> Kernels<T> {
     /// Kernels of `net` over the rows of `x_train` followed by the rows of `x_test`.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] when the two sets have different input dimensions
-    /// or there are no input columns.
+    /// [`Error::InvalidParameter`] when the two sets have different input dimensions,
+    /// there are no input columns, or a kernel entry is not finite at the working
+    /// precision (it overflowed: large σ_w, σ_b or inputs); the message names the
+    /// entry and its points.
     pub fn new(net: &FcNetwork<T>, x_train: &DMatrix<T>, x_test: &DMatrix<T>) -> Result<Self> {
         if x_train.ncols() != x_test.ncols() && x_test.nrows() > 0 {
             return Err(Error::parameter(
@@ -176,11 +178,41 @@ impl<T: Real> Kernels<T> {
                 .copy_from(x_test);
         }
         let (nngp, ntk) = kernel_matrices(net, &x)?;
-        Ok(Kernels {
-            nngp,
-            ntk,
-            n_train: x_train.nrows(),
-        })
+        let n_train = x_train.nrows();
+        let point = |i: usize| {
+            if i < n_train {
+                format!("training point {}", i + 1)
+            } else {
+                format!("test point {}", i - n_train + 1)
+            }
+        };
+        for (name, k) in [("NNGP", &nngp), ("NTK", &ntk)] {
+            // Column-major: entry `at` is (at % n, at / n).
+            if let Some((at, v)) = k.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                let (i, j) = (at % k.nrows(), at / k.nrows());
+                let with = if i == j {
+                    "itself".to_string()
+                } else {
+                    point(j)
+                };
+                return Err(Error::parameter(
+                    "--w-std/--b-std/inputs",
+                    format!(
+                        "the {name} kernel overflowed in {}: entry ({}, {}) = {} ({} with {with})",
+                        super::precision_name::<T>(),
+                        i + 1,
+                        j + 1,
+                        super::decimal(v),
+                        point(i)
+                    ),
+                    format!(
+                        "finite kernels: reduce --w-std/--b-std or the input scale, or {}",
+                        super::higher_precision::<T>()
+                    ),
+                ));
+            }
+        }
+        Ok(Kernels { nngp, ntk, n_train })
     }
 
     /// The number of test points.

@@ -283,7 +283,11 @@ where
 /// eigenvalue is converged when its off-diagonal element is below ε·max_l(|d_l| + |e_l|);
 /// [`SymmetricEigen::converged`] is false when some eigenvalue needed more than 60
 /// sweeps (it never happens for finite input) or the input was not finite.
-/// The eigenvalues are accurate to a few ε·‖A‖ at the working precision.
+/// The eigenvalues are accurate to a few ε·‖A‖ at the working precision. The matrix is
+/// first divided by the power of two nearest below max |a_ij| (exact), so that entries
+/// near either end of the exponent range (a regulariser of 1e300 in `f64`) neither
+/// overflow nor underflow in the squares of the reduction; the eigenvalues are
+/// multiplied back.
 #[derive(Clone, Debug)]
 pub struct SymmetricEigen<T: Real> {
     /// Eigenvalues, increasing.
@@ -313,14 +317,26 @@ impl<T: Real> SymmetricEigen<T> {
                 converged: false,
             };
         }
+        // Scaled by a power of two near max |a_ij| (exact), so that no intermediate of
+        // the reduction overflows or underflows for entries near the ends of the
+        // exponent range; the eigenvalues are scaled back, the vectors do not change.
+        let big = a.iter().fold(0.0f64, |m, x| m.max(x.to_f64().abs()));
+        let scale = if big > 0.0 && big.is_finite() {
+            T::from_f64(2f64.powi(big.log2().floor() as i32))
+        } else {
+            T::one()
+        };
         let mut w = symmetrize(a);
+        if !scale.is_one() {
+            w.iter_mut().for_each(|x| *x /= &scale);
+        }
         let (mut d, mut e, taus) = tridiagonalize(&mut w);
         let q = form_q(&w, &taus);
         let (rotations, converged) = tql(&mut d, &mut e);
         let z = apply_rotations(q, &rotations);
         let mut order: Vec<usize> = (0..n).collect();
         order.sort_by(|&i, &j| d[i].partial_cmp(&d[j]).unwrap_or(std::cmp::Ordering::Equal));
-        let values = order.iter().map(|&i| d[i].clone()).collect();
+        let values = order.iter().map(|&i| d[i].clone() * &scale).collect();
         let mut vectors = DMatrix::zeros(n, n);
         for (new, &old) in order.iter().enumerate() {
             vectors.column_mut(new).copy_from(&z.column(old));

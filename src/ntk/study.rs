@@ -7,6 +7,7 @@ use nalgebra::DMatrix;
 use super::ensemble::{Ensemble, Gaussian, Regime, Time, Training, WeightInfo};
 use super::gaussian::{
     bayes_loglik, exact_information_1d, gibbs_loglik, kl_gaussians, label_groups, pairwise_bounds,
+    Exact1d, PairwiseBounds,
 };
 use super::kernel::{FcNetwork, Kernels};
 use crate::error::{Error, Result};
@@ -88,7 +89,8 @@ pub struct PredictionRow<T: Real> {
 }
 
 /// The information quantities at one (regime, t, σ_n²): one row of `info.csv`. All in
-/// nats; `None` where undefined (the reason is in the study's warnings).
+/// nats; `None` where undefined, not finite at the working precision (overflow), or, for
+/// the exact values, outside their proven ranges (the reason is in the study's warnings).
 #[derive(Clone, Debug)]
 pub struct InfoRow<T: Real> {
     /// Training time.
@@ -110,7 +112,7 @@ pub struct InfoRow<T: Real> {
     /// Bayes log-likelihood over the test points (spec A.2 Q2).
     pub bayes_loglik: Option<T>,
     /// tr Θ(X_train, X_train) (spec A.2 Q5).
-    pub trace_ntk: T,
+    pub trace_ntk: Option<T>,
     /// Lower bound on I(Z;Y), Y the label (target value) of the point.
     pub i_zy_lower: Option<T>,
     /// Upper bound on I(Z;Y).
@@ -125,7 +127,7 @@ pub struct InfoRow<T: Real> {
     pub bayes_loglik_train: Option<T>,
     /// The expected training loss of one ensemble member,
     /// E L = (1/(2n)) [Σ_{i,c} (Y_ic − μ_ic)² + k·tr Σ_t(X, X)], n = N·k \[derived\].
-    pub loss_train: T,
+    pub loss_train: Option<T>,
     /// The same on the test points (n = M·k).
     pub loss_test: Option<T>,
     /// Weight-space quantities (spec A.2 Q6, Q6′, Q7).
@@ -171,11 +173,39 @@ impl Gaps {
         }
     }
 
+    /// One warning per (reason, times): the quantities of one regime ("ntk: a",
+    /// "ntk: b") empty for the same reason at the same times are named together.
     fn into_warnings(self, warnings: &mut Vec<String>) {
+        let mut merged: Vec<(String, Vec<String>, String, Vec<String>)> = Vec::new();
         for (what, reason, at) in self.0 {
+            let (prefix, item) = match what.split_once(": ") {
+                Some((p, i)) => (p.to_string(), i.to_string()),
+                None => (String::new(), what),
+            };
+            match merged
+                .iter_mut()
+                .find(|m| m.0 == prefix && m.2 == reason && m.3 == at)
+            {
+                Some(m) => m.1.push(item),
+                None => merged.push((prefix, vec![item], reason, at)),
+            }
+        }
+        for (prefix, items, reason, at) in merged {
+            let (list, verb) = match items.len() {
+                1 => (items[0].clone(), "is"),
+                n => (
+                    format!("{} and {}", items[..n - 1].join(", "), items[n - 1]),
+                    "are",
+                ),
+            };
+            let head = if prefix.is_empty() {
+                list
+            } else {
+                format!("{prefix}: {list}")
+            };
             warn(
                 warnings,
-                format!("{what} is empty at t = {}: {reason}", at.join(", ")),
+                format!("{head} {verb} empty at t = {}: {reason}", at.join(", ")),
             );
         }
     }
@@ -198,12 +228,164 @@ fn expected_loss<T: Real>(y: &DMatrix<T>, g: &Gaussian<T>) -> Option<T> {
     Some(s / (T::from_u64(2 * (m * k) as u64)))
 }
 
+/// How far an exact value may pass one of its proven bounds and still count as
+/// rounding, and how far the quadrature's ∫ p may be from 1: ε^{3/4}·(1 + ln P) for
+/// P points at the working precision (about 1.8e-12·(1 + ln P) in `f64`, 2.6e-29·(1 + ln P)
+/// at 128 bits). The quadrature and the bounds are both accurate to a few hundred ε in
+/// the tests; a failure to resolve the mixture is far larger.
+pub fn consistency_margin<T: Real>(n_points: usize) -> T {
+    (T::epsilon().ln() * T::from_f64(0.75)).exp()
+        * (T::one() + T::from_u64(n_points.max(1) as u64).ln())
+}
+
+/// The exact values of one row after [`check_exact`]: each the value, or why it was
+/// rejected.
+#[derive(Clone, Debug)]
+pub struct CheckedExact<T: Real> {
+    /// I(X;Z), or the violated bound.
+    pub i_xz: std::result::Result<T, String>,
+    /// I(Z;Y) when labels were given, or the violated bound.
+    pub i_zy: Option<std::result::Result<T, String>>,
+}
+
+/// The first bound in `lower` (value ≥ bound) or `upper` (value ≤ bound) that `value`
+/// misses by more than `margin`, said as "is below i_xz_lower = … by …".
+fn violation<T: Real>(
+    value: &T,
+    lower: &[(&str, &T)],
+    upper: &[(&str, &T)],
+    margin: &T,
+) -> Option<String> {
+    if value.is_nan() {
+        return Some("is not a number".into());
+    }
+    for (name, b) in lower {
+        if *value < (*b).clone() - margin {
+            let by = (*b).clone() - value;
+            return Some(format!(
+                "is below its proven lower bound {name} = {} by {}",
+                super::decimal(*b),
+                super::decimal(&by)
+            ));
+        }
+    }
+    for (name, b) in upper {
+        if *value > (*b).clone() + margin {
+            let by = value.clone() - *b;
+            return Some(format!(
+                "is above its proven upper bound {name} = {} by {}",
+                super::decimal(*b),
+                super::decimal(&by)
+            ));
+        }
+    }
+    None
+}
+
+/// Checks the quadrature's exact values against what is proven about them, each
+/// within [`consistency_margin`]: the quadrature's ∫ p = 1; the Kolchinsky-Tracey
+/// bounds \[KT17\] i_xz_lower ≤ I(X;Z) ≤ i_xz_upper and 0 ≤ I(X;Z) ≤ ln P = `ln_m`;
+/// i_zy_lower ≤ I(Z;Y) ≤ i_zy_upper, 0 ≤ I(Z;Y) ≤ H(Y) and I(Z;Y) ≤ I(X;Z) (data
+/// processing: Y is a function of X). A value that misses one is replaced by the reason.
+pub fn check_exact<T: Real>(
+    exact: &Exact1d<T>,
+    bounds: &PairwiseBounds<T>,
+    ln_m: &T,
+    n_points: usize,
+) -> CheckedExact<T> {
+    let margin = consistency_margin::<T>(n_points);
+    let zero = T::zero();
+    let mass_off = (exact.mass.clone() - T::one()).abs();
+    // NaN counts as off.
+    let mass_issue = matches!(
+        mass_off.partial_cmp(&margin),
+        None | Some(std::cmp::Ordering::Greater)
+    )
+    .then(|| {
+        format!(
+            "is not reliable: the quadrature's integral of p(z) is {}, not 1",
+            super::decimal(&exact.mass)
+        )
+    });
+    let i_xz = match mass_issue.clone().or_else(|| {
+        violation(
+            &exact.i_xz,
+            &[("0", &zero), ("i_xz_lower", &bounds.i_xz.lower)],
+            &[("ln_m", ln_m), ("i_xz_upper", &bounds.i_xz.upper)],
+            &margin,
+        )
+    }) {
+        None => Ok(exact.i_xz.clone()),
+        Some(why) => Err(why),
+    };
+    let i_zy = match (&exact.i_zy, &bounds.i_zy, &bounds.h_y) {
+        (Some(v), Some(zb), Some(h_y)) => {
+            let mut upper = vec![("H(Y)", h_y), ("i_zy_upper", &zb.upper)];
+            if let Ok(x) = &i_xz {
+                upper.push(("i_xz_exact", x));
+            }
+            Some(
+                match mass_issue.or_else(|| {
+                    violation(
+                        v,
+                        &[("0", &zero), ("i_zy_lower", &zb.lower)],
+                        &upper,
+                        &margin,
+                    )
+                }) {
+                    None => Ok(v.clone()),
+                    Some(why) => Err(why),
+                },
+            )
+        }
+        (Some(_), _, _) => Some(Err("has no bounds to check it against".into())),
+        _ => None,
+    };
+    CheckedExact { i_xz, i_zy }
+}
+
+impl<T: Real> InfoRow<T> {
+    /// The optional cells with their `info.csv` column names.
+    fn cells_mut(&mut self) -> Vec<(&'static str, &mut Option<T>)> {
+        vec![
+            ("i_xz_lower", &mut self.i_xz_lower),
+            ("i_xz_upper", &mut self.i_xz_upper),
+            ("i_xz_exact", &mut self.i_xz_exact),
+            ("kl_posterior_prior", &mut self.kl_posterior_prior),
+            ("gibbs_loglik", &mut self.gibbs_loglik),
+            ("bayes_loglik", &mut self.bayes_loglik),
+            ("trace_ntk", &mut self.trace_ntk),
+            ("i_zy_lower", &mut self.i_zy_lower),
+            ("i_zy_upper", &mut self.i_zy_upper),
+            ("i_zy_exact", &mut self.i_zy_exact),
+            (
+                "kl_posterior_prior_train",
+                &mut self.kl_posterior_prior_train,
+            ),
+            ("gibbs_loglik_train", &mut self.gibbs_loglik_train),
+            ("bayes_loglik_train", &mut self.bayes_loglik_train),
+            ("loss_train", &mut self.loss_train),
+            ("loss_test", &mut self.loss_test),
+            ("param_distance_sq", &mut self.weights.param_distance_sq),
+            ("param_distance_code", &mut self.weights.param_distance_code),
+            ("i_theta_d_code", &mut self.weights.i_theta_d_code),
+        ]
+    }
+}
+
 /// Runs a study: the kernels of `net` over the training and test inputs, the ensemble in
 /// each regime at each time, and the information rows.
 ///
+/// Numerical trouble is reported, never printed as a number: a value that is not
+/// finite at the working precision (an overflow) becomes an empty cell with a warning
+/// naming the quantities and times; an exact value outside its proven range
+/// ([`check_exact`]) becomes an empty cell with a warning naming the row, the bound and
+/// the precision to try.
+///
 /// # Errors
 /// [`Error::InvalidParameter`] for shapes that do not fit, an empty time list, a
-/// negative or non-finite noise variance, or invalid training settings.
+/// negative or non-finite noise variance, invalid training settings (including a
+/// regulariser that overflows), or kernels that overflow at the working precision.
 pub fn run_study<T: Real>(
     net: &FcNetwork<T>,
     x_train: &DMatrix<T>,
@@ -301,6 +483,25 @@ pub fn run_study<T: Real>(
             }
             let tt = t.to_text();
             let name = regime.name();
+            let not_finite = |g: &Gaussian<T>| {
+                (0..g.mean.nrows())
+                    .filter(|&i| {
+                        !g.cov[(i, i)].is_finite() || g.mean.row(i).iter().any(|x| !x.is_finite())
+                    })
+                    .count()
+            };
+            let bad = not_finite(&tr) + not_finite(&te);
+            if bad > 0 {
+                gaps.note(
+                    format!("{name}: the mean or variance of some points in predictions.csv"),
+                    &format!(
+                        "not finite in {} (an overflow, or an undefined prediction warned about above); the cells are empty. Reduce the scale of the targets or inputs, or {}",
+                        super::precision_name::<T>(),
+                        super::higher_precision::<T>()
+                    ),
+                    tt.clone(),
+                );
+            }
             let kl_test = if m > 0 {
                 let v = kl_gaussians(&te.mean, &te.cov, &prior_test.mean, &prior_test.cov);
                 if v.is_none() {
@@ -328,7 +529,7 @@ pub fn run_study<T: Real>(
             let gibbs_train = Some(gibbs_loglik(y_train, &tr.mean, &tr.cov));
             let bayes_train = bayes_loglik(y_train, &tr.mean, &tr.cov);
             let weights = ens.weight_information(t);
-            let loss_train = expected_loss(y_train, &tr).unwrap_or_else(T::zero);
+            let loss_train = expected_loss(y_train, &tr);
             let loss_test = expected_loss(y_test, &te);
             // Means and raw variances of the points X ranges over.
             let mut means = DMatrix::zeros(n_pts, k);
@@ -349,21 +550,69 @@ pub fn run_study<T: Real>(
             }
             for noise in &config.noise_vars {
                 let vars: Vec<T> = raw.iter().map(|v| v.clone() + noise).collect();
-                let bounds = pairwise_bounds(&means, &vars, Some(&labels));
-                if bounds.is_none() {
-                    gaps.note(format!("{name}: i_xz_* and i_zy_* with noise_var = {}", super::decimal(noise)), "some point has zero variance (a point mass: I(X;Z) is infinite or undefined); use --noise-var > 0", tt.clone());
+                let nv = super::decimal(noise);
+                let finite =
+                    vars.iter().all(|v| v.is_finite()) && means.iter().all(|m| m.is_finite());
+                let bounds = if finite {
+                    pairwise_bounds(&means, &vars, Some(&labels))
+                } else {
+                    None
+                };
+                if !finite {
+                    gaps.note(
+                        format!("{name}: i_xz_* and i_zy_* with noise_var = {nv}"),
+                        &format!(
+                            "the ensemble's mean or variance is not finite at some point (an overflow in {}, or an undefined prediction warned about above)",
+                            super::precision_name::<T>()
+                        ),
+                        tt.clone(),
+                    );
+                } else if bounds.is_none() {
+                    gaps.note(format!("{name}: i_xz_* and i_zy_* with noise_var = {nv}"), "some point has zero variance (a point mass: I(X;Z) is infinite or undefined); use --noise-var > 0", tt.clone());
                 }
-                let (i_xz_exact, i_zy_exact) = if exact_ok && bounds.is_some() {
+                let ln_m = T::from_u64(n_pts as u64).ln();
+                let (mut i_xz_exact, mut i_zy_exact) = (None, None);
+                if let (true, Some(b)) = (exact_ok, &bounds) {
                     let mcol: Vec<T> = means.column(0).iter().cloned().collect();
                     match exact_information_1d(&mcol, &vars, Some(&labels)) {
-                        Some(e) => (Some(e.i_xz), e.i_zy),
-                        None => (None, None),
+                        None => gaps.note(
+                            format!("{name}: i_xz_exact and i_zy_exact with noise_var = {nv}"),
+                            "the quadrature's mesh (each mean +- 40 standard deviations) overflows",
+                            tt.clone(),
+                        ),
+                        Some(e) => {
+                            let checked = check_exact(&e, b, &ln_m, n_pts);
+                            let row = format!("{name}: at t = {tt}, noise_var = {nv}");
+                            let advice = format!(
+                                "the quadrature in {} did not resolve this mixture, so the cell is left empty; {}",
+                                super::precision_name::<T>(),
+                                super::higher_precision::<T>()
+                            );
+                            match checked.i_xz {
+                                Ok(v) => i_xz_exact = Some(v),
+                                Err(why) => warn(
+                                    &mut warnings,
+                                    format!(
+                                        "{row}, i_xz_exact = {} {why}: {advice}",
+                                        super::decimal(&e.i_xz)
+                                    ),
+                                ),
+                            }
+                            match checked.i_zy {
+                                Some(Ok(v)) => i_zy_exact = Some(v),
+                                Some(Err(why)) => warn(
+                                    &mut warnings,
+                                    format!(
+                                        "{row}, i_zy_exact = {} {why}: {advice}",
+                                        e.i_zy.as_ref().map(super::decimal).unwrap_or_default()
+                                    ),
+                                ),
+                                None => {}
+                            }
+                        }
                     }
-                } else {
-                    (None, None)
-                };
-                let ln_m = T::from_u64(n_pts as u64).ln();
-                info.push(InfoRow {
+                }
+                let mut row = InfoRow {
                     t: t.clone(),
                     regime,
                     noise_var: noise.clone(),
@@ -373,7 +622,7 @@ pub fn run_study<T: Real>(
                     kl_posterior_prior: kl_test.clone(),
                     gibbs_loglik: gibbs.clone(),
                     bayes_loglik: bayes.clone(),
-                    trace_ntk: trace_ntk.clone(),
+                    trace_ntk: Some(trace_ntk.clone()),
                     i_zy_lower: bounds
                         .as_ref()
                         .and_then(|b| b.i_zy.as_ref().map(|z| z.lower.clone())),
@@ -388,7 +637,22 @@ pub fn run_study<T: Real>(
                     loss_test: loss_test.clone(),
                     weights: weights.clone(),
                     ln_m,
-                });
+                };
+                for (column, cell) in row.cells_mut() {
+                    if cell.as_ref().is_some_and(|v| !v.is_finite()) {
+                        gaps.note(
+                            format!("{name}: {column}"),
+                            &format!(
+                                "not finite in {} (inf or NaN): the computation overflowed (or an undefined prediction warned about above entered it); reduce the scale of the targets or inputs or --w-std/--b-std, or {}",
+                                super::precision_name::<T>(),
+                                super::higher_precision::<T>()
+                            ),
+                            tt.clone(),
+                        );
+                        *cell = None;
+                    }
+                }
+                info.push(row);
             }
             if config.noise_vars.is_empty() {
                 warn(
