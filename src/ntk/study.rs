@@ -505,7 +505,7 @@ pub fn run_study<T: Real>(
             let kl_test = if m > 0 {
                 let v = kl_gaussians(&te.mean, &te.cov, &prior_test.mean, &prior_test.cov);
                 if v.is_none() {
-                    gaps.note(format!("{name}: kl_posterior_prior"), "the test covariance (or the prior's) is not positive definite at the working precision (a singular posterior has KL = +inf)", tt.clone());
+                    gaps.note(format!("{name}: kl_posterior_prior"), "the test covariance (or the prior's) is singular to the working precision (a squared Cholesky pivot below sqrt(epsilon) times the largest variance, or not positive definite): a singular posterior has KL = +inf, and a nearly singular one a KL set by rounding", tt.clone());
                 }
                 v
             } else {
@@ -514,7 +514,7 @@ pub fn run_study<T: Real>(
             let kl_train = {
                 let v = kl_gaussians(&tr.mean, &tr.cov, &prior_train.mean, &prior_train.cov);
                 if v.is_none() {
-                    gaps.note(format!("{name}: kl_posterior_prior_train"), "the training covariance (or the prior's) is not positive definite at the working precision (a singular posterior has KL = +inf)", tt.clone());
+                    gaps.note(format!("{name}: kl_posterior_prior_train"), "the training covariance (or the prior's) is singular to the working precision (a squared Cholesky pivot below sqrt(epsilon) times the largest variance, or not positive definite): a singular posterior has KL = +inf, and a nearly singular one a KL set by rounding", tt.clone());
                 }
                 v
             };
