@@ -2,6 +2,8 @@
 
 mod common;
 
+use common::csv_rows as csv;
+
 use std::process::Command;
 
 use clap::Parser;
@@ -18,18 +20,6 @@ fn run_cli(args: &[&str]) -> ibex::Result<String> {
 /// The `summary.json` an `ibex anneal --out DIR` run wrote into `dir`.
 fn summary(dir: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
-}
-
-fn csv(path: &std::path::Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let header = lines.next().unwrap().split(',').map(String::from).collect();
-    (
-        header,
-        lines
-            .map(|l| l.split(',').map(String::from).collect())
-            .collect(),
-    )
 }
 
 #[test]

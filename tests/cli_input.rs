@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::run_ibex as run_binary;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -19,19 +21,6 @@ fn run_cli(args: &[&str]) -> ibex::Result<String> {
     let mut out = Vec::new();
     ibex::cli::run(args, &mut out)?;
     Ok(String::from_utf8(out).unwrap())
-}
-
-/// Runs the binary: exit code, standard output, standard error.
-fn run_binary(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ibex"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
 }
 
 fn path(p: &Path) -> &str {

@@ -5,20 +5,9 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
+use common::{csv_rows as csv, run_ibex as ibex};
 
-fn ibex(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ibex"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
+use std::path::Path;
 
 fn example(name: &str) -> String {
     format!("{}/data/examples/ntk/{name}", env!("CARGO_MANIFEST_DIR"))
@@ -26,16 +15,6 @@ fn example(name: &str) -> String {
 
 fn p(path: &Path) -> &str {
     path.to_str().unwrap()
-}
-
-fn csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let header = lines.next().unwrap().split(',').map(String::from).collect();
-    let rows = lines
-        .map(|l| l.split(',').map(String::from).collect())
-        .collect();
-    (header, rows)
 }
 
 #[test]

@@ -4,25 +4,16 @@
 //! values against their proven bounds, eigenvalues at the ends of the exponent range,
 //! overflowing kernels and targets, and the cap on the number of times.
 
+mod common;
+
+use common::{csv_rows as csv, run_ibex as ibex};
+
 use std::path::Path;
-use std::process::Command;
 
 use ibex::ntk::gaussian::{exact_information_1d, pairwise_bounds, Exact1d};
 use ibex::ntk::study::check_exact;
 use ibex::scalar::{Mp128, Real};
 use nalgebra::DMatrix;
-
-fn ibex(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ibex"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
 
 fn example(name: &str) -> String {
     format!("{}/data/examples/ntk/{name}", env!("CARGO_MANIFEST_DIR"))
@@ -30,17 +21,6 @@ fn example(name: &str) -> String {
 
 fn p(path: &Path) -> &str {
     path.to_str().unwrap()
-}
-
-/// Header and rows of a CSV file without quoting.
-fn csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let header = lines.next().unwrap().split(',').map(String::from).collect();
-    let rows = lines
-        .map(|l| l.split(',').map(String::from).collect())
-        .collect();
-    (header, rows)
 }
 
 /// −Σ_k (n_k/P) ln(n_k/P) of the group sizes in `labels`.

@@ -220,3 +220,27 @@ pub fn bconv<T: ibex::Real>(a: &T, b: &T) -> T {
     let one = T::one();
     a.clone() * (one.clone() - b.clone()) + b.clone() * (one - a.clone())
 }
+
+/// Runs the ibex binary of this build: exit code, standard output, standard error.
+pub fn run_ibex(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ibex"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// Header and rows of a CSV file without quoting (as ibex writes them).
+pub fn csv_rows(path: &std::path::Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap().split(',').map(String::from).collect();
+    let rows = lines
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    (header, rows)
+}
