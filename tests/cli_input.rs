@@ -344,6 +344,16 @@ fn negative_numbers_reach_the_validators() {
             "--crossover",
             "between 0 and 1",
         ),
+        (
+            vec!["ntk", "--depth", "-1"],
+            "--depth",
+            "non-negative integer",
+        ),
+        (
+            vec!["ntk", "--steps", "-5"],
+            "--steps",
+            "non-negative integer",
+        ),
     ] {
         let (code, _, stderr) = run_binary(&args);
         assert_eq!(code, 2, "{args:?}: {stderr}");

@@ -41,7 +41,7 @@ pub struct NtkArgs {
     #[arg(long, default_value = "relu")]
     pub arch: String,
     /// Number of hidden layers L (each Dense then the nonlinearity), before the read-out Dense.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = super::parse_unsigned::<usize>, allow_negative_numbers = true)]
     pub depth: usize,
     /// Weight standard deviation sigma_w of every Dense layer (NTK parameterisation).
     #[arg(long, default_value = "1", allow_hyphen_values = true)]
@@ -59,7 +59,7 @@ pub struct NtkArgs {
     #[arg(long, allow_hyphen_values = true)]
     pub t_max: Option<String>,
     /// Number of times in the logarithmic grid (2 to 10000).
-    #[arg(long)]
+    #[arg(long, value_parser = super::parse_unsigned::<usize>, allow_negative_numbers = true)]
     pub steps: Option<usize>,
     /// Output-noise variance(s) sigma_n^2 >= 0 added to the ensemble variance in I(X;Z), I(Z;Y), comma-separated.
     #[arg(long, default_value = "0.01", allow_hyphen_values = true)]
