@@ -340,6 +340,21 @@ fn bad_input_is_one_located_line_and_exit_2() {
     assert!(e.contains("--noise-var") && e.contains(">= 0"), "{e}");
     let e = bad(GOOD, GOOD, &["--times", "0,-1"]);
     assert!(e.contains("--times") && e.contains("`-1`"), "{e}");
+    // An empty item is refused, as in --betas (it was skipped), and a time beyond f64's
+    // range is not t = inf (it became inf silently).
+    let e = bad(GOOD, GOOD, &["--times", "1,,2"]);
+    assert!(e.contains("--times") && e.contains("``"), "{e}");
+    let e = bad(GOOD, GOOD, &["--noise-var", "0.1,"]);
+    assert!(e.contains("--noise-var") && e.contains("``"), "{e}");
+    let e = bad(GOOD, GOOD, &["--times", "0,1e400"]);
+    assert!(
+        e.contains("--times") && e.contains("beyond the range") && e.contains("inf"),
+        "{e}"
+    );
+    assert!(matches!(
+        ibex::ntk::ensemble::Time::<ibex::scalar::Mp128>::parse("1e400"),
+        Ok(ibex::ntk::ensemble::Time::At(_))
+    ));
     let e = bad(GOOD, GOOD, &["--times", "1", "--steps", "3"]);
     assert!(e.contains("one of the two ways"), "{e}");
     let e = bad(

@@ -137,7 +137,6 @@ fn parse_real<T: Real>(name: &str, s: &str) -> Result<T> {
 
 fn parse_list<T: Real>(name: &str, s: &str) -> Result<Vec<T>> {
     s.split(',')
-        .filter(|p| !p.trim().is_empty())
         .map(|p| {
             let v = parse_real::<T>(name, p)?;
             if v < T::zero() {
@@ -173,7 +172,6 @@ fn time_grid<T: Real>(args: &NtkArgs) -> Result<Vec<Time<T>>> {
         }
         let times = list
             .split(',')
-            .filter(|p| !p.trim().is_empty())
             .map(|p| {
                 Time::parse(p).map_err(|e| Error::parameter("--times", e, "numbers >= 0 or inf"))
             })

@@ -84,7 +84,8 @@ impl<T: Real> Time<T> {
     /// Parses a decimal number ≥ 0, or `inf` / `infinity`.
     ///
     /// # Errors
-    /// A message for non-numbers, negative or NaN times.
+    /// A message for non-numbers, negative or NaN times, and numbers beyond the range of
+    /// the precision (1e400 in `f64`; only the words mean t = ∞).
     pub fn parse(s: &str) -> std::result::Result<Self, String> {
         let t = s.trim();
         match t.to_ascii_lowercase().as_str() {
@@ -96,7 +97,11 @@ impl<T: Real> Time<T> {
             return Err(format!("`{t}` is not a time (a number >= 0 or inf)"));
         }
         if !v.is_finite() {
-            return Ok(Time::Infinity);
+            // A number too large for the precision (1e400 in f64) is not t = ∞: only the
+            // words above are.
+            return Err(format!(
+                "`{t}`, beyond the range of the working precision (write inf for t = ∞)"
+            ));
         }
         Ok(Time::At(v))
     }
