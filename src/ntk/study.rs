@@ -502,22 +502,30 @@ pub fn run_study<T: Real>(
                     tt.clone(),
                 );
             }
-            let kl_test = if m > 0 {
-                let v = kl_gaussians(&te.mean, &te.cov, &prior_test.mean, &prior_test.cov);
+            // KL(posterior ‖ prior) of one split, or an empty cell with a note.
+            let kl_or_note = |gaps: &mut Gaps,
+                              g: &Gaussian<T>,
+                              prior: &Gaussian<T>,
+                              column: &str,
+                              split: &str| {
+                let v = kl_gaussians(&g.mean, &g.cov, &prior.mean, &prior.cov);
                 if v.is_none() {
-                    gaps.note(format!("{name}: kl_posterior_prior"), "the test covariance (or the prior's) is singular to the working precision (a squared Cholesky pivot below sqrt(epsilon) times the largest variance, or not positive definite): a singular posterior has KL = +inf, and a nearly singular one a KL set by rounding", tt.clone());
+                    gaps.note(format!("{name}: {column}"), &format!("the {split} covariance (or the prior's) is singular to the working precision (a squared Cholesky pivot below sqrt(epsilon) times the largest variance, or not positive definite): a singular posterior has KL = +inf, and a nearly singular one a KL set by rounding"), tt.clone());
                 }
                 v
+            };
+            let kl_test = if m > 0 {
+                kl_or_note(&mut gaps, &te, &prior_test, "kl_posterior_prior", "test")
             } else {
                 None
             };
-            let kl_train = {
-                let v = kl_gaussians(&tr.mean, &tr.cov, &prior_train.mean, &prior_train.cov);
-                if v.is_none() {
-                    gaps.note(format!("{name}: kl_posterior_prior_train"), "the training covariance (or the prior's) is singular to the working precision (a squared Cholesky pivot below sqrt(epsilon) times the largest variance, or not positive definite): a singular posterior has KL = +inf, and a nearly singular one a KL set by rounding", tt.clone());
-                }
-                v
-            };
+            let kl_train = kl_or_note(
+                &mut gaps,
+                &tr,
+                &prior_train,
+                "kl_posterior_prior_train",
+                "training",
+            );
             let (gibbs, bayes) = if m > 0 {
                 (
                     Some(gibbs_loglik(y_test, &te.mean, &te.cov)),
