@@ -4,30 +4,18 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use common::{example, path_str as path, run_cli};
+
+use std::path::PathBuf;
 use std::process::Command;
 
-use clap::Parser;
-use common::example;
 use serde_json::Value;
-
-fn run_cli(args: &[&str]) -> ibex::Result<String> {
-    let args = ibex::cli::Args::try_parse_from(std::iter::once("ibex").chain(args.iter().copied()))
-        .expect("arguments parse");
-    let mut out = Vec::new();
-    ibex::cli::run(args, &mut out)?;
-    Ok(String::from_utf8(out).unwrap())
-}
 
 fn info_json(args: &[&str]) -> Value {
     let mut all = vec!["info"];
     all.extend_from_slice(args);
     all.extend_from_slice(&["--format", "json"]);
     serde_json::from_str(&run_cli(&all).unwrap()).unwrap()
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 #[test]

@@ -2,20 +2,9 @@
 
 mod common;
 
-use common::csv_rows as csv;
+use common::{csv_rows as csv, example, run_cli};
 
 use std::process::Command;
-
-use clap::Parser;
-use common::example;
-
-fn run_cli(args: &[&str]) -> ibex::Result<String> {
-    let args = ibex::cli::Args::try_parse_from(std::iter::once("ibex").chain(args.iter().copied()))
-        .unwrap();
-    let mut out = Vec::new();
-    ibex::cli::run(args, &mut out)?;
-    Ok(String::from_utf8(out).unwrap())
-}
 
 /// The `summary.json` an `ibex anneal --out DIR` run wrote into `dir`.
 fn summary(dir: &std::path::Path) -> serde_json::Value {

@@ -5,27 +5,13 @@
 
 mod common;
 
-use common::run_ibex as run_binary;
+use common::{example, path_str as path, run_cli, run_ibex as run_binary};
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use clap::Parser;
-use common::example;
 use serde_json::Value;
-
-fn run_cli(args: &[&str]) -> ibex::Result<String> {
-    let args = ibex::cli::Args::try_parse_from(std::iter::once("ibex").chain(args.iter().copied()))
-        .expect("arguments parse");
-    let mut out = Vec::new();
-    ibex::cli::run(args, &mut out)?;
-    Ok(String::from_utf8(out).unwrap())
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 /// The data rows of generated CSV as numbers.
 fn table(csv: &str) -> Vec<Vec<f64>> {

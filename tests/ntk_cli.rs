@@ -5,17 +5,7 @@
 
 mod common;
 
-use common::{csv_rows as csv, run_ibex as ibex};
-
-use std::path::Path;
-
-fn example(name: &str) -> String {
-    format!("{}/data/examples/ntk/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
+use common::{csv_rows as csv, ntk_example as example, path_str as p, run_ibex as ibex};
 
 #[test]
 fn writes_every_file_with_its_columns() {

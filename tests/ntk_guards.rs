@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{csv_rows as csv, run_ibex as ibex};
+use common::{csv_rows as csv, ntk_example as example, path_str as p, run_ibex as ibex};
 
 use std::path::Path;
 
@@ -14,14 +14,6 @@ use ibex::ntk::gaussian::{exact_information_1d, pairwise_bounds, Exact1d};
 use ibex::ntk::study::check_exact;
 use ibex::scalar::{Mp128, Real};
 use nalgebra::DMatrix;
-
-fn example(name: &str) -> String {
-    format!("{}/data/examples/ntk/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
 
 /// −Σ_k (n_k/P) ln(n_k/P) of the group sizes in `labels`.
 fn entropy_of_labels(labels: &[usize]) -> f64 {

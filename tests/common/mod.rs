@@ -244,3 +244,24 @@ pub fn csv_rows(path: &std::path::Path) -> (Vec<String>, Vec<Vec<String>>) {
         .collect();
     (header, rows)
 }
+
+/// Runs the command line in process on `args` (without the program name): its standard
+/// output, or the error it returned.
+pub fn run_cli(args: &[&str]) -> ibex::Result<String> {
+    use clap::Parser as _;
+    let args = ibex::cli::Args::try_parse_from(std::iter::once("ibex").chain(args.iter().copied()))
+        .expect("arguments parse");
+    let mut out = Vec::new();
+    ibex::cli::run(args, &mut out)?;
+    Ok(String::from_utf8(out).unwrap())
+}
+
+/// A path as the `&str` a command line takes.
+pub fn path_str(p: &std::path::Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Path of a bundled NTK example (`data/examples/ntk/NAME`), as a string.
+pub fn ntk_example(name: &str) -> String {
+    format!("{}/data/examples/ntk/{name}", env!("CARGO_MANIFEST_DIR"))
+}
