@@ -43,6 +43,41 @@ fn ib_down_located(
     (down, located)
 }
 
+/// Where the lightest of k clusters vanishes along the branch with k clusters: continued
+/// from the path's lowest point with k clusters through beta_c·(1 + h) for each h in turn
+/// (decreasing; each solve starts from the last, and must converge with k clusters), the
+/// lightest mass at the last two points, on their chord, reaches 0 at the returned beta.
+/// An independent location of a birth at vanishing mass: solves of the branch, not the
+/// growth test or supremum search that a located row takes its value from.
+fn light_mass_vanishes_at(
+    j: &Joint<f64>,
+    path: &Path<f64>,
+    k: usize,
+    beta_c: f64,
+    hs: &[f64],
+    opts: &AnnealOptions<f64>,
+) -> f64 {
+    let start = path
+        .points
+        .iter()
+        .find(|s| s.clusters.len() == k)
+        .unwrap_or_else(|| panic!("the path has {k} clusters somewhere"));
+    let mut state = merged_encoder(start, k);
+    let mut points = Vec::new();
+    for &h in hs {
+        let beta = beta_c * (1.0 + h);
+        let s = solve_merging(&Ib, j, &beta, state, opts);
+        assert_eq!(s.termination, Termination::Converged, "h {h}");
+        assert_eq!(s.clusters.len(), k, "h {h}: {:?}", s.clusters);
+        points.push((beta, s.clusters[k - 1].0));
+        state = merged_encoder(&s, k);
+    }
+    let [.., (far_beta, m_far), (near_beta, m_near)] = points[..] else {
+        panic!("at least two values of h");
+    };
+    near_beta - m_near * (far_beta - near_beta) / (m_far - m_near)
+}
+
 fn example<T: Real>(text: &str) -> Joint<T> {
     parse_joint::<T>("t", text, &ReadOptions::default())
         .unwrap()
@@ -685,21 +720,7 @@ fn a_birth_at_vanishing_mass_agrees_between_f64_and_256_bits() {
     );
     // And the tolerance is not vacuous: well below the grid spacing.
     assert!(x.tolerance < 1e-5, "{:e}", x.tolerance);
-    let start = path64
-        .points
-        .iter()
-        .find(|s| s.clusters.len() == 3)
-        .expect("the down path has three clusters somewhere");
-    let far_beta = exact * (1.0 + 2e-4);
-    let far = solve_merging(&Ib, &j64, &far_beta, merged_encoder(start, 3), &opts64);
-    let near_beta = exact * (1.0 + 1e-4);
-    let near = solve_merging(&Ib, &j64, &near_beta, merged_encoder(&far, 3), &opts64);
-    for s in [&far, &near] {
-        assert_eq!(s.termination, Termination::Converged);
-        assert_eq!(s.clusters.len(), 3, "{:?}", s.clusters);
-    }
-    let (m_far, m_near) = (far.clusters[2].0, near.clusters[2].0);
-    let zero = near_beta - m_near * (far_beta - near_beta) / (m_far - m_near);
+    let zero = light_mass_vanishes_at(&j64, &path64, 3, exact, &[2e-4, 1e-4], &opts64);
     assert!(
         ((zero - exact) / exact).abs() < 1e-6,
         "the new cluster's mass vanishes at {zero}, the 256-bit row says {exact}"
@@ -1223,29 +1244,14 @@ fn the_down_path_keeps_a_weakly_first_order_branch_down_to_its_onset() {
         .expect("the 1 -> 2 change");
     assert_eq!(first.kind, Kind::Nucleation);
     let beta_c = first.beta_located;
-    let start = down
-        .points
-        .iter()
-        .find(|s| s.clusters.len() == 2)
-        .expect("the down path has two clusters somewhere");
     // The light mass is m = a (beta - beta_o) + c (beta - beta_o)^2 with a strong curvature
     // (m/h falls from 383 at h = 1e-6 to 316 at h = 2e-4, h = beta/beta_o - 1): a chord
     // at h = 1e-4 and 2e-4 meets 0 at h = -2e-5. At 1e-5 and 2e-5 its bias is about 2e-7.
     // The branch is continued towards the onset in steps (a jump from the path's point
     // to h = 2e-5 lands on the trivial solution) and solved to tol 1e-14.
     let tight = AnnealOptions::new(Stop::new(5_000_000, 1e-14));
-    let mut state = merged_encoder(start, 2);
-    let mut masses = Vec::new();
-    for h in [1e-3, 3e-4, 1e-4, 2e-5, 1e-5] {
-        let s = solve_merging(&Ib, &j, &(beta_c * (1.0 + h)), state, &tight);
-        assert_eq!(s.termination, Termination::Converged, "h {h}");
-        assert_eq!(s.clusters.len(), 2, "h {h}: {:?}", s.clusters);
-        masses.push(s.clusters[1].0);
-        state = merged_encoder(&s, 2);
-    }
-    let (far_beta, near_beta) = (beta_c * (1.0 + 2e-5), beta_c * (1.0 + 1e-5));
-    let (m_far, m_near) = (masses[3], masses[4]);
-    let zero = near_beta - m_near * (far_beta - near_beta) / (m_far - m_near);
+    let hs = [1e-3, 3e-4, 1e-4, 2e-5, 1e-5];
+    let zero = light_mass_vanishes_at(&j, &down, 2, beta_c, &hs, &tight);
     assert!(
         ((zero - beta_c) / beta_c).abs() < 1e-6,
         "the new cluster's mass vanishes at {zero}, the row says {beta_c}"
@@ -1280,21 +1286,7 @@ fn a_birth_on_a_joint_with_zeros_is_where_the_new_cluster_mass_extrapolates_to_z
     assert_eq!(row.kind, Kind::Nucleation, "{row:?}");
     let beta_c = row.beta_located;
     // The three-cluster branch, from the path's lowest three-cluster point.
-    let start = down
-        .points
-        .iter()
-        .find(|s| s.clusters.len() == 3)
-        .expect("the down path has three clusters somewhere");
-    let far_beta = beta_c * (1.0 + 2e-4);
-    let far = solve_merging(&Ib, &j, &far_beta, merged_encoder(start, 3), &opts);
-    let near_beta = beta_c * (1.0 + 1e-4);
-    let near = solve_merging(&Ib, &j, &near_beta, merged_encoder(&far, 3), &opts);
-    for s in [&far, &near] {
-        assert_eq!(s.termination, Termination::Converged);
-        assert_eq!(s.clusters.len(), 3, "{:?}", s.clusters);
-    }
-    let (m_far, m_near) = (far.clusters[2].0, near.clusters[2].0);
-    let zero = near_beta - m_near * (far_beta - near_beta) / (m_far - m_near);
+    let zero = light_mass_vanishes_at(&j, &down, 3, beta_c, &[2e-4, 1e-4], &opts);
     assert!(
         ((zero - beta_c) / beta_c).abs() < 1e-6,
         "the new cluster's mass vanishes at {zero}, the row says {beta_c}"
