@@ -26,6 +26,16 @@ fn number(x: f64) -> Value {
     serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
 }
 
+/// The decimal twin of a real: its digits, or `null` when it is not finite, as its
+/// value is in JSON (it was "inf" beside a null value).
+fn decimal<T: Real>(x: &T) -> Value {
+    if x.is_finite() {
+        Value::String(x.to_decimal())
+    } else {
+        Value::Null
+    }
+}
+
 impl Report {
     /// Adds any JSON value (text, list, shape) without a decimal twin.
     pub fn value(&mut self, key: &str, label: &str, unit: &str, value: Value) {
@@ -40,15 +50,7 @@ impl Report {
 
     /// Adds a real number; above f64 precision also its decimal string.
     pub fn real<T: Real>(&mut self, key: &str, label: &str, unit: &str, x: &T) {
-        // A non-finite value is `null` in JSON and empty in CSV; so is its decimal
-        // (it was "inf" beside a null value).
-        let decimal = (T::PRECISION_BITS > 53).then(|| {
-            if x.is_finite() {
-                Value::String(x.to_decimal())
-            } else {
-                Value::Null
-            }
-        });
+        let decimal = (T::PRECISION_BITS > 53).then(|| decimal(x));
         self.entries.push(Entry {
             key: key.into(),
             label: label.into(),
@@ -60,19 +62,8 @@ impl Report {
 
     /// Adds a list of reals; above f64 precision also their decimal strings.
     pub fn reals<T: Real>(&mut self, key: &str, label: &str, unit: &str, xs: &[T]) {
-        let decimal = (T::PRECISION_BITS > 53).then(|| {
-            Value::Array(
-                xs.iter()
-                    .map(|x| {
-                        if x.is_finite() {
-                            Value::String(x.to_decimal())
-                        } else {
-                            Value::Null
-                        }
-                    })
-                    .collect(),
-            )
-        });
+        let decimal =
+            (T::PRECISION_BITS > 53).then(|| Value::Array(xs.iter().map(decimal).collect()));
         self.entries.push(Entry {
             key: key.into(),
             label: label.into(),
