@@ -195,6 +195,9 @@ fn rejoin_twins<T: Real, B: Bottleneck<T>>(
     split: &[bool],
     options: &AnnealOptions<T>,
 ) -> Solution<T> {
+    if !split.contains(&false) {
+        return s;
+    }
     let k = s.q_t_given_x.ncols();
     let mut keep = vec![true; k];
     let mut q = s.q_t_given_x.clone();
@@ -206,9 +209,6 @@ fn rejoin_twins<T: Real, B: Bottleneck<T>>(
             }
             keep[u] = false;
         }
-    }
-    if keep.iter().all(|&k| k) {
-        return s;
     }
     let kept: Vec<usize> = (0..k).filter(|&t| keep[t]).collect();
     let q = DMatrix::from_fn(q.nrows(), kept.len(), |x, c| q[(x, kept[c])].clone());

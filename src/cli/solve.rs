@@ -135,9 +135,10 @@ pub(crate) fn parse_beta<T: Real>(name: &str, text: &str) -> Result<T> {
     Ok(beta)
 }
 
-/// The largest `--tol` accepted (the smallest is the precision's epsilon). The cluster count drops clusters of mass at most tol and
-/// merges decoders within sqrt(tol) ([`MergeTol::for_stop`]): at `--tol 0.25` a cluster of
-/// mass 0.198 vanished from the 3x3 example's solution at β = 5, and at 0.6 every one did.
+/// The largest `--tol` accepted (the smallest is the precision's epsilon). The cluster
+/// count drops clusters of mass at most tol and merges decoders within sqrt(tol)
+/// ([`MergeTol::for_stop`]): at `--tol 0.25` a cluster of mass 0.198 vanished from the 3x3
+/// example's solution at β = 5, and at 0.6 every one did.
 const MAX_TOL: f64 = 1e-4;
 
 /// The stopping rule of a command line.
@@ -156,7 +157,7 @@ pub(crate) fn parse_stop<T: Real>(
                     format!(
                         "a number from the precision's epsilon ({:.1e}; a smaller step is \
                          rounding, so the iteration would always run to --max-iter) to \
-                         1e-4 (clusters of mass at most tol are dropped and decoders \
+                         {MAX_TOL:e} (clusters of mass at most tol are dropped and decoders \
                          within sqrt(tol) merged, so a larger tolerance loses real \
                          clusters)",
                         T::epsilon().to_f64()
