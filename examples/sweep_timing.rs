@@ -31,7 +31,14 @@ fn joint(name: &str) -> Joint<f64> {
     let generated = match name {
         "64x16" => ibex::gen::dirichlet(64, 16, 1, 1.0),
         "256x32" => ibex::gen::dirichlet(256, 32, 1, 1.0),
-        _ => ibex::gen::gaussian(100, 0.9, 4.0),
+        "100x100" => ibex::gen::gaussian(100, 0.9, 4.0),
+        other => {
+            eprintln!(
+                "sweep_timing: unknown joint `{other}`: expected 64x16, 256x32, 100x100 or all \
+                 (the benchmark joints are generated, not read from files)"
+            );
+            std::process::exit(2);
+        }
     }
     .expect("generator");
     parse_joint::<f64>(
