@@ -75,11 +75,12 @@ fn dot<T: Real>(a: &[T], b: &[T]) -> T {
 /// Builds an iterate from log values on the free entries (`rows[k]` is the row of
 /// `free[k]`), each row renormalised so that the free entries share the mass that
 /// `fixed` gives them; the other entries are taken from `fixed`. `None` if not finite.
+/// `values` is used as scratch (it holds the weights afterwards).
 fn from_free_log<T: Real>(
     fixed: &Iterate<T>,
     free: &[usize],
     rows: &[usize],
-    values: &[T],
+    values: &mut [T],
 ) -> Option<Iterate<T>> {
     let nx = fixed.q.nrows();
     let mut out = Iterate::new(fixed.q.clone(), fixed.log.clone());
@@ -87,26 +88,22 @@ fn from_free_log<T: Real>(
     let fixed_q = fixed.q.as_slice();
     let mut max: Vec<Option<T>> = vec![None; nx];
     let mut free_mass = vec![T::zero(); nx];
-    for ((&i, &x), v) in free.iter().zip(rows).zip(values) {
+    for ((&i, &x), v) in free.iter().zip(rows).zip(values.iter()) {
         free_mass[x] += &fixed_q[i];
         if max[x].as_ref().is_none_or(|m| v > m) {
             max[x] = Some(v.clone());
         }
     }
+    // The shifted logs, kept in the iterate and exponentiated in place (the weights).
+    for ((&i, &x), v) in free.iter().zip(rows).zip(values.iter_mut()) {
+        *v -= max[x].as_ref().expect("row has a free entry");
+        log[i] = v.clone();
+    }
+    T::exp_in_place(values);
     let mut total = vec![T::zero(); nx];
-    let mut weights: Vec<T> = free
-        .iter()
-        .zip(rows)
-        .zip(values)
-        .map(|((&i, &x), v)| {
-            log[i] = v.clone() - max[x].as_ref().expect("row has a free entry");
-            log[i].clone()
-        })
-        .collect();
-    T::exp_in_place(&mut weights);
-    for ((&i, &x), w) in free.iter().zip(rows).zip(weights) {
-        total[x] += &w;
-        q[i] = w;
+    for ((&i, &x), w) in free.iter().zip(rows).zip(values.iter_mut()) {
+        total[x] += &*w;
+        q[i] = std::mem::replace(w, T::zero());
     }
     let mut scale = Vec::with_capacity(nx);
     for x in 0..nx {
@@ -125,7 +122,9 @@ fn from_free_log<T: Real>(
 }
 
 /// The Anderson history: differences of (weighted) residuals and of images, with their
-/// Gram matrix kept up to date.
+/// Gram matrix kept up to date. Its vectors (one entry per free entry) are recycled:
+/// a difference is formed in the buffer of the value it differences against, and the
+/// buffers of a forgotten step hold the next residual and image.
 struct AndersonHistory<T> {
     /// Entries (column-major indices) that are positive in the iterate and its image.
     free: Vec<usize>,
@@ -139,6 +138,8 @@ struct AndersonHistory<T> {
     gram: VecDeque<VecDeque<T>>,
     /// The last weighted residual and image, to difference against.
     previous: Option<(Vec<T>, Vec<T>)>,
+    /// Buffers no longer in use, for the next residual, image or candidate.
+    spare: Vec<Vec<T>>,
 }
 
 impl<T: Real> AndersonHistory<T> {
@@ -150,13 +151,23 @@ impl<T: Real> AndersonHistory<T> {
             columns: VecDeque::new(),
             gram: VecDeque::new(),
             previous: None,
+            spare: Vec::new(),
         }
     }
 
     fn clear(&mut self) {
-        self.columns.clear();
+        for (a, b) in self.columns.drain(..).chain(self.previous.take()) {
+            self.spare.push(a);
+            self.spare.push(b);
+        }
         self.gram.clear();
-        self.previous = None;
+    }
+
+    /// A buffer of `len` entries (contents unspecified): a spare one if any.
+    fn buffer(&mut self, len: usize) -> Vec<T> {
+        let mut v = self.spare.pop().unwrap_or_default();
+        v.resize(len, T::zero());
+        v
     }
 
     /// Records the pair (x, g = F(x)) and, when `wanted`, returns the Anderson candidate
@@ -196,18 +207,30 @@ impl<T: Real> AndersonHistory<T> {
                 .map(|(&i, &r)| (p_x[r].clone() * &g_q[i]).sqrt())
                 .collect();
         }
-        let f: Vec<T> = self
-            .free
-            .iter()
+        let n = self.free.len();
+        let mut f = self.buffer(n);
+        let mut image = self.buffer(n);
+        for (((fk, ik), &i), w) in f
+            .iter_mut()
+            .zip(image.iter_mut())
+            .zip(&self.free)
             .zip(&self.root_weight)
-            .map(|(&i, w)| (g_log[i].clone() - &x_log[i]) * w)
-            .collect();
-        let image: Vec<T> = self.free.iter().map(|&i| g_log[i].clone()).collect();
-        if let Some((pf, pg)) = self.previous.take() {
-            let df: Vec<T> = f.iter().zip(&pf).map(|(a, b)| a.clone() - b).collect();
-            let dg: Vec<T> = image.iter().zip(&pg).map(|(a, b)| a.clone() - b).collect();
+        {
+            *fk = (g_log[i].clone() - &x_log[i]) * w;
+            *ik = g_log[i].clone();
+        }
+        if let Some((mut df, mut dg)) = self.previous.take() {
+            // Δf = f − f_previous and Δg = image − image_previous, in the previous buffers.
+            for (d, a) in df.iter_mut().zip(&f) {
+                *d = a.clone() - &*d;
+            }
+            for (d, a) in dg.iter_mut().zip(&image) {
+                *d = a.clone() - &*d;
+            }
             if self.columns.len() == ANDERSON_DEPTH {
-                self.columns.pop_front();
+                let (a, b) = self.columns.pop_front().expect("history is full");
+                self.spare.push(a);
+                self.spare.push(b);
                 self.gram.pop_front();
                 for row in self.gram.iter_mut() {
                     row.pop_front();
@@ -227,28 +250,33 @@ impl<T: Real> AndersonHistory<T> {
             self.columns.push_back((df, dg));
         }
         let m = self.columns.len();
-        let candidate = (wanted && m > 0)
-            .then(|| {
-                let scale = (0..m).fold(T::zero(), |a, i| a.max_of(self.gram[i][i].clone()));
-                let mut system: Vec<Vec<T>> = self
-                    .gram
-                    .iter()
-                    .map(|r| r.iter().cloned().collect())
-                    .collect();
-                for (i, row) in system.iter_mut().enumerate() {
-                    row[i] += T::from_f64(1e-12) * &scale;
-                }
-                let rhs: Vec<T> = self.columns.iter().map(|(df, _)| dot(df, &f)).collect();
-                let gamma = solve_small(system, rhs)?;
-                let mut values = image.clone();
+        let candidate = if wanted && m > 0 {
+            let scale = (0..m).fold(T::zero(), |a, i| a.max_of(self.gram[i][i].clone()));
+            let mut system: Vec<Vec<T>> = self
+                .gram
+                .iter()
+                .map(|r| r.iter().cloned().collect())
+                .collect();
+            for (i, row) in system.iter_mut().enumerate() {
+                row[i] += T::from_f64(1e-12) * &scale;
+            }
+            let rhs: Vec<T> = self.columns.iter().map(|(df, _)| dot(df, &f)).collect();
+            solve_small(system, rhs).and_then(|gamma| {
+                // image − Σ_j γ_j Δg_j, oldest first (one streaming pass per column).
+                let mut values = self.buffer(n);
+                values.clone_from_slice(&image);
                 for (gj, (_, dg)) in gamma.iter().zip(&self.columns) {
                     for (v, d) in values.iter_mut().zip(dg) {
                         *v -= gj.clone() * d;
                     }
                 }
-                from_free_log(g, &self.free, &self.rows, &values)
+                let built = from_free_log(g, &self.free, &self.rows, &mut values);
+                self.spare.push(values);
+                built
             })
-            .flatten();
+        } else {
+            None
+        };
         self.previous = Some((f, image));
         candidate
     }
