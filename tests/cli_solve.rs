@@ -120,6 +120,35 @@ fn encoder_out_round_trips_through_init() {
     );
 }
 
+/// An `--init` file whose rows do not sum to 1 is used (each row divided by its sum), but
+/// the report says so, naming the first such row; one written by `--encoder-out` (rows
+/// summing to 1 up to rounding) draws no warning.
+#[test]
+fn init_rows_that_do_not_sum_to_one_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = example("ib_3x3.csv");
+    let f = f.to_str().unwrap();
+    let weights = dir.path().join("weights.csv");
+    std::fs::write(&weights, "0.5,0.5,0\n0.3,0.7,0\n0.55,0.55,0\n").unwrap();
+    let warned = solve_json(&[f, "--beta", "5", "--init", weights.to_str().unwrap()]);
+    let warnings: Vec<&str> = warned["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("1 of 3 rows do not sum to 1 (row 3 (x = 2) sums to 1.1")),
+        "{warnings:?}"
+    );
+    let enc = dir.path().join("enc.csv");
+    solve_json(&[f, "--beta", "5", "--encoder-out", enc.to_str().unwrap()]);
+    let quiet = solve_json(&[f, "--beta", "5", "--init", enc.to_str().unwrap()]);
+    assert_eq!(quiet["warnings"].as_array().unwrap().len(), 0, "{quiet}");
+}
+
 #[test]
 fn restarts_pick_the_lowest_objective() {
     let f = example("binary_x_hysteresis.csv");

@@ -90,8 +90,9 @@ pub struct SolveArgs {
     #[arg(long, value_enum, default_value_t = AccelerationArg::Auto)]
     pub acceleration: AccelerationArg,
     /// Initial encoder: identity (q(t|x) = [t = x mod K], the default: no cluster needs to be
-    /// created, only merged), random (seeded) or a CSV file (rows x, columns t). The single-
-    /// cluster (trivial) solution is always compared as well.
+    /// created, only merged), random (seeded) or a CSV file (rows x, columns t; each row is
+    /// divided by its sum, and rows not summing to 1 are reported in the warnings). The
+    /// single-cluster (trivial) solution is always compared as well.
     #[arg(long, default_value = "identity")]
     pub init: String,
     /// Random starts (seeds seed, seed+1, ...), run in parallel beside the --init start
@@ -234,6 +235,7 @@ fn starts<T: Real>(
     args: &SolveArgs,
     p: &Joint<T>,
     clusters: usize,
+    warnings: &mut Vec<String>,
 ) -> Result<Vec<(DMatrix<T>, String)>> {
     let nx = p.nx();
     let mut out = Vec::new();
@@ -250,6 +252,9 @@ fn starts<T: Real>(
         }
         path => {
             let m = read_matrix::<T>(path.as_ref())?;
+            if let Some(note) = init_rows_not_normalised(&m) {
+                warnings.push(format!("--init {path}: {note}"));
+            }
             out.push((
                 Init::Encoder(m).encoder(nx, clusters)?,
                 format!("file {path}"),
@@ -276,6 +281,29 @@ fn starts<T: Real>(
     Ok(out)
 }
 
+/// A note when some row of an `--init` encoder does not sum to 1 within sqrt(epsilon) of
+/// the working precision (the rows are divided by their sums, so weights are accepted, but
+/// a file meant as an encoder whose rows sum to 1.1 is more likely a mistake than weights).
+fn init_rows_not_normalised<T: Real>(m: &DMatrix<T>) -> Option<String> {
+    let slack = T::epsilon().sqrt();
+    let sums: Vec<T> = m
+        .row_iter()
+        .map(|r| r.iter().fold(T::zero(), |a, v| a + v))
+        .collect();
+    let off: Vec<usize> = (0..sums.len())
+        .filter(|&x| (sums[x].clone() - T::one()).abs() > slack)
+        .collect();
+    let first = *off.first()?;
+    Some(format!(
+        "{} of {} rows do not sum to 1 (row {} (x = {first}) sums to {}); each row was \
+         divided by its sum",
+        off.len(),
+        sums.len(),
+        first + 1,
+        sums[first].to_f64()
+    ))
+}
+
 fn finish_report<T: Real, B: Bottleneck<T>>(
     method: &B,
     args: &SolveArgs,
@@ -295,12 +323,14 @@ fn finish_report<T: Real, B: Bottleneck<T>>(
         super::check_output_file("--encoder-out", path)?;
     }
     let merge = MergeTol::for_stop(stop);
-    let (inits, names): (Vec<_>, Vec<_>) = starts::<T>(args, p, clusters)?.into_iter().unzip();
+    let mut warnings = Vec::new();
+    let (inits, names): (Vec<_>, Vec<_>) = starts::<T>(args, p, clusters, &mut warnings)?
+        .into_iter()
+        .unzip();
     let (solution, index) = solve_best(method, p, beta, inits, stop, &merge);
     if let Some(path) = &args.encoder_out {
         write_encoder(path, &solution, file, clusters)?;
     }
-    let mut warnings = Vec::new();
     if method.name() == "dualib" && p.has_zero_conditionals() {
         warnings.push("p(y|x) has zeros: the dual IB's geometric decoder is undefined for clusters whose members' supports do not intersect (their objective is +inf), and gives y no mass in any cluster holding an x with p(y|x) = 0, which the iteration cannot undo (zeros are absorbing), so starts that mix inputs (random, a single cluster) can end far above the identity start; --label-noise EPS (e.g. 1e-6) removes the zeros".to_string());
     }
