@@ -136,7 +136,9 @@ impl<T: Real> Joint<T> {
         }
         if total_count > u64::MAX as u128 {
             return Err(Error::InvalidDistribution(format!(
-                "the counts add up to {total_count}, more than 2^64 - 1"
+                "found counts that add up to {total_count}, expected a total of at most \
+                 2^64 - 1 = {}; divide the counts, or pass them as weights to `Joint::normalized`",
+                u64::MAX
             )));
         }
         let n_total = T::from_u64(total_count as u64);
@@ -442,5 +444,19 @@ mod tests {
         let n = Joint::<f64>::from_counts(&c, default_labels(2), default_labels(2)).unwrap();
         assert_eq!(n.original_sum, 10.0);
         assert_eq!(n.joint.p_xy()[(1, 1)], 0.4);
+    }
+
+    #[test]
+    fn counts_beyond_u64_say_what_was_expected() {
+        let c = DMatrix::from_row_slice(1, 2, &[u64::MAX, 1]);
+        let e = Joint::<f64>::from_counts(&c, default_labels(1), default_labels(2));
+        let Err(Error::InvalidDistribution(message)) = e else {
+            panic!("a total of 2^64 must be refused");
+        };
+        assert!(
+            message.contains("add up to 18446744073709551616")
+                && message.contains("expected a total of at most 2^64 - 1"),
+            "{message}"
+        );
     }
 }
