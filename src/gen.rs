@@ -278,11 +278,23 @@ impl Uniform {
     }
 }
 
+/// A number as the shortest decimal that reads back to it: positional when short
+/// (`1`, `0.25`), in exponent form when that would take more than 24 characters
+/// (`1e300`, not a 1 and 300 zeros), for messages and provenance lines.
+pub(crate) fn short_decimal(v: f64) -> String {
+    let positional = format!("{v}");
+    if positional.len() > 24 {
+        format!("{v:e}")
+    } else {
+        positional
+    }
+}
+
 fn check_alpha(alpha: f64) -> Result<()> {
     if !(1e-3..=1e6).contains(&alpha) {
         return Err(Error::parameter(
             "--alpha",
-            alpha.to_string(),
+            short_decimal(alpha),
             "a Dirichlet concentration in [0.001, 1e6]",
         ));
     }
@@ -301,7 +313,7 @@ pub fn dirichlet(nx: usize, ny: usize, seed: u64, alpha: f64) -> Result<Generate
     check_alpha(alpha)?;
     let weights = Uniform::new(seed).dirichlet_weights(nx * ny, alpha);
     Ok(Generated {
-        rows: quantize(&weights, ny, "--alpha", &alpha.to_string())?,
+        rows: quantize(&weights, ny, "--alpha", &short_decimal(alpha))?,
         description: format!(
             "Dirichlet joint: p(x,y) ~ Dir({alpha}) over {nx} x {ny} cells, ChaCha20 seed {seed}"
         ),
@@ -329,14 +341,14 @@ pub fn gaussian(n: usize, rho: f64, range: f64) -> Result<Generated> {
     if !(rho.is_finite() && rho.abs() < 1.0) {
         return Err(Error::parameter(
             "--rho",
-            rho.to_string(),
+            short_decimal(rho),
             "a correlation in (-1, 1)",
         ));
     }
     if !(range.is_finite() && range > 0.0) {
         return Err(Error::parameter(
             "--range",
-            range.to_string(),
+            short_decimal(range),
             "a positive number",
         ));
     }
@@ -351,9 +363,11 @@ pub fn gaussian(n: usize, rho: f64, range: f64) -> Result<Generated> {
     }
     let weights = stable_weights(direct, || gaussian_log_weights(n, rho, range));
     Ok(Generated {
-        rows: quantize(&weights, n, "--range", &range.to_string())?,
+        rows: quantize(&weights, n, "--range", &short_decimal(range))?,
         description: format!(
-            "discretised bivariate normal, correlation {rho}, {n} x {n} cell centres on [-{range}, {range}]^2 (density at centres, normalised)"
+            "discretised bivariate normal, correlation {}, {n} x {n} cell centres on [-{r}, {r}]^2 (density at centres, normalised)",
+            short_decimal(rho),
+            r = short_decimal(range)
         ),
     })
 }
@@ -426,7 +440,7 @@ pub fn sparse(nx: usize, ny: usize, nnz: usize, seed: u64, alpha: f64) -> Result
         }
     }
     Ok(Generated {
-        rows: quantize(&weights, ny, "--alpha", &alpha.to_string())?,
+        rows: quantize(&weights, ny, "--alpha", &short_decimal(alpha))?,
         description: format!(
             "sparse joint: {nx} x {ny}, {nnz} non-zeros per row, p(x) ~ Dir(1), row weights ~ Dir({alpha}), ChaCha20 seed {seed}"
         ),
@@ -535,6 +549,27 @@ mod tests {
         assert_eq!(fixed[1], 1.0);
         assert!((fixed[0] - (-0.5f64).exp()).abs() < 1e-15, "{fixed:?}");
         assert_eq!(fixed[2], 0.0);
+    }
+
+    #[test]
+    fn numbers_in_messages_are_short_and_read_back() {
+        for (v, text) in [
+            (1.0, "1"),
+            (0.9, "0.9"),
+            (1e300, "1e300"),
+            (1e-300, "1e-300"),
+        ] {
+            assert_eq!(short_decimal(v), text);
+            assert_eq!(text.parse::<f64>().unwrap(), v);
+        }
+        let e = dirichlet(2, 2, 1, 1e300).unwrap_err().to_string();
+        assert!(e.contains("found 1e300,"), "{e}");
+        let g = gaussian(3, 1e-200, 3.0).unwrap();
+        assert!(
+            g.description.contains("correlation 1e-200,"),
+            "{}",
+            g.description
+        );
     }
 
     #[test]

@@ -16,9 +16,11 @@ fn command_line(kind: &GenKind) -> String {
             seed,
             alpha,
         } => {
+            let alpha = gen::short_decimal(*alpha);
             format!("ibex gen dirichlet --nx {nx} --ny {ny} --seed {seed} --alpha {alpha}")
         }
         GenKind::Gaussian { n, rho, range } => {
+            let (rho, range) = (gen::short_decimal(*rho), gen::short_decimal(*range));
             format!("ibex gen gaussian --n {n} --rho {rho} --range {range}")
         }
         GenKind::Sparse {
@@ -28,6 +30,7 @@ fn command_line(kind: &GenKind) -> String {
             seed,
             alpha,
         } => {
+            let alpha = gen::short_decimal(*alpha);
             format!("ibex gen sparse --nx {nx} --ny {ny} --nnz {nnz} --seed {seed} --alpha {alpha}")
         }
     }
