@@ -409,20 +409,11 @@ fn ntk_run<T: Real>(args: &NtkArgs) -> Result<String> {
         "kernel_ntk.csv",
         &matrix_csv(&study.kernels.ntk),
     )?);
-    let mut pred = String::from("t,regime,split,index,mean,var\n");
-    for r in &study.predictions {
-        let _ = writeln!(
-            pred,
-            "{},{},{},{},{},{}",
-            r.t.to_text(),
-            r.regime.name(),
-            r.split.name(),
-            r.index,
-            finite_cell(&r.mean[0]),
-            finite_cell(&r.var)
-        );
-    }
-    files.push(write_file(dir, "predictions.csv", &pred)?);
+    files.push(write_file(
+        dir,
+        "predictions.csv",
+        &study.predictions_csv(),
+    )?);
     let mut info = INFO_COLUMNS.map(|c| c.0).join(",");
     info.push('\n');
     for r in &study.info {

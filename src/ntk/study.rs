@@ -151,6 +151,34 @@ pub struct Study<T: Real> {
     pub warnings: Vec<String>,
 }
 
+impl<T: Real> Study<T> {
+    /// The text of `predictions.csv`: the header `t,regime,split,index,mean,var`, then
+    /// one line per [`PredictionRow`], in the order of [`Study::predictions`]. A mean or
+    /// variance that is not finite is an empty cell (the warnings say why).
+    pub fn predictions_csv(&self) -> String {
+        let cell = |x: &T| {
+            if x.is_finite() {
+                super::decimal(x)
+            } else {
+                String::new()
+            }
+        };
+        let mut s = String::from("t,regime,split,index,mean,var\n");
+        for r in &self.predictions {
+            s.push_str(&format!(
+                "{},{},{},{},{},{}\n",
+                r.t.to_text(),
+                r.regime.name(),
+                r.split.name(),
+                r.index,
+                cell(&r.mean[0]),
+                cell(&r.var)
+            ));
+        }
+        s
+    }
+}
+
 fn warn(warnings: &mut Vec<String>, w: String) {
     if !warnings.contains(&w) {
         warnings.push(w);
