@@ -149,12 +149,51 @@ pub struct Study<T: Real> {
     pub diag_reg_effective: Vec<(Regime, T)>,
     /// Numerical trouble and undefined quantities, each said once.
     pub warnings: Vec<String>,
+    /// k, the number of output channels (the columns of the targets).
+    pub n_outputs: usize,
 }
 
 impl<T: Real> Study<T> {
-    /// The text of `predictions.csv`: the header `t,regime,split,index,mean,var`, then
-    /// one line per [`PredictionRow`], in the order of [`Study::predictions`]. A mean or
-    /// variance that is not finite is an empty cell (the warnings say why).
+    /// The columns of `predictions.csv` ([`Study::predictions_csv`]) with their meaning:
+    /// `t`, `regime`, `split`, `index`, the mean of every output channel (`mean` for one
+    /// channel; `mean_0` to `mean_{k−1}` for k > 1), and `var`, which every channel
+    /// shares (the ensemble's covariance is Σ_t ⊗ I_k: the same for every channel).
+    pub fn prediction_columns(&self) -> Vec<(String, String)> {
+        let mut cols = vec![
+            ("t".to_string(), "training time (inf allowed)".to_string()),
+            ("regime".into(), "ntk or nngp".into()),
+            ("split".into(), "train or test".into()),
+            (
+                "index".into(),
+                "0-based row of the point within its file".into(),
+            ),
+        ];
+        if self.n_outputs == 1 {
+            cols.push(("mean".into(), "ensemble mean mu_t(x)".into()));
+        } else {
+            for c in 0..self.n_outputs {
+                cols.push((
+                    format!("mean_{c}"),
+                    format!("ensemble mean mu_t(x) of output channel {c} (0-based target column)"),
+                ));
+            }
+        }
+        let shared = if self.n_outputs > 1 {
+            "; the same for every output channel"
+        } else {
+            ""
+        };
+        cols.push((
+            "var".into(),
+            format!("ensemble variance Sigma_t(x, x) (without the output noise){shared}"),
+        ));
+        cols
+    }
+
+    /// The text of `predictions.csv`: the header ([`Study::prediction_columns`]), then
+    /// one line per [`PredictionRow`], in the order of [`Study::predictions`], with the
+    /// mean of every output channel. A mean or variance that is not finite is an empty
+    /// cell (the warnings say why).
     pub fn predictions_csv(&self) -> String {
         let cell = |x: &T| {
             if x.is_finite() {
@@ -163,17 +202,20 @@ impl<T: Real> Study<T> {
                 String::new()
             }
         };
-        let mut s = String::from("t,regime,split,index,mean,var\n");
+        let header: Vec<String> = self.prediction_columns().into_iter().map(|c| c.0).collect();
+        let mut s = header.join(",");
+        s.push('\n');
         for r in &self.predictions {
-            s.push_str(&format!(
-                "{},{},{},{},{},{}\n",
+            let mut cells = vec![
                 r.t.to_text(),
-                r.regime.name(),
-                r.split.name(),
-                r.index,
-                cell(&r.mean[0]),
-                cell(&r.var)
-            ));
+                r.regime.name().to_string(),
+                r.split.name().to_string(),
+                r.index.to_string(),
+            ];
+            cells.extend(r.mean.iter().map(cell));
+            cells.push(cell(&r.var));
+            s.push_str(&cells.join(","));
+            s.push('\n');
         }
         s
     }
@@ -705,5 +747,6 @@ pub fn run_study<T: Real>(
         info,
         diag_reg_effective,
         warnings,
+        n_outputs: k,
     })
 }
