@@ -10,7 +10,9 @@ use common::{csv_rows as csv, ntk_example as example, path_str as p, run_ibex as
 
 use std::path::Path;
 
+use ibex::error::Error;
 use ibex::ntk::gaussian::{exact_information_1d, pairwise_bounds, Exact1d};
+use ibex::ntk::kernel::{Activation, FcNetwork, Kernels};
 use ibex::ntk::study::check_exact;
 use ibex::scalar::{Mp128, Real};
 use nalgebra::DMatrix;
@@ -395,16 +397,38 @@ fn an_overflowing_kernel_is_an_error_that_says_so() {
         let (code, stdout, stderr, _dir) = run(train, &flags);
         assert_eq!(code, 2, "{flags:?}: {stdout} {stderr}");
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        // An overflow, said as one: not an invalid parameter named
+        // `--w-std/--b-std/inputs`, which it was (none of the three is out of its domain).
         assert!(
-            stderr.contains("the NNGP kernel overflowed in f64"),
-            "{stderr}"
+            stderr.starts_with(&format!(
+                "error: the NNGP kernel overflowed in f64: found {entry}, expected finite entries: "
+            )),
+            "{flags:?}: {stderr}"
         );
-        assert!(stderr.contains(entry), "{flags:?}: {stderr}");
+        assert!(!stderr.contains("invalid parameter"), "{stderr}");
         assert!(
             stderr.contains("reduce --w-std/--b-std or the input scale, or use --precision 128"),
             "{stderr}"
         );
         assert!(!stderr.contains("panicked"));
+    }
+    // The library's error is the overflow variant, with its parts.
+    let net = FcNetwork::uniform(Activation::Relu, 1, 1e100, 0.0).unwrap();
+    let x = DMatrix::from_row_slice(2, 2, &[0.5, 0.0, 0.0, 1.0]);
+    match Kernels::new(&net, &x, &DMatrix::zeros(0, 2)) {
+        Err(Error::Overflow {
+            what,
+            precision,
+            found,
+            ..
+        }) => {
+            assert_eq!(
+                (what.as_str(), precision.as_str()),
+                ("the NNGP kernel", "f64")
+            );
+            assert_eq!(found, "entry (1, 1) = inf (training point 1 with itself)");
+        }
+        other => panic!("{other:?}"),
     }
     let (code, stdout, stderr, dir) = run(None, &["--w-std", "1e100", "--precision", "128"]);
     assert_eq!(code, 0, "{stderr}");

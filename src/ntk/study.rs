@@ -454,8 +454,9 @@ impl<T: Real> InfoRow<T> {
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] for shapes that do not fit, an empty time list, a
-/// negative or non-finite noise variance, invalid training settings (including a
-/// regulariser that overflows), or kernels that overflow at the working precision.
+/// negative or non-finite noise variance, or invalid training settings (including a
+/// regulariser that overflows); [`Error::Overflow`] for kernels that overflow at the
+/// working precision.
 pub fn run_study<T: Real>(
     net: &FcNetwork<T>,
     x_train: &DMatrix<T>,
