@@ -244,8 +244,9 @@ impl Gaps {
     }
 
     /// One warning per (reason, times): the quantities of one regime ("ntk: a",
-    /// "ntk: b") empty for the same reason at the same times are named together.
-    fn into_warnings(self, warnings: &mut Vec<String>) {
+    /// "ntk: b") empty for the same reason at the same times are named together, and
+    /// the times are said as [`times_phrase`] says them (`n_times` distinct times ran).
+    fn into_warnings(self, warnings: &mut Vec<String>, n_times: usize) {
         let mut merged: Vec<(String, Vec<String>, String, Vec<String>)> = Vec::new();
         for (what, reason, at) in self.0 {
             let (prefix, item) = match what.split_once(": ") {
@@ -275,10 +276,41 @@ impl Gaps {
             };
             warn(
                 warnings,
-                format!("{head} {verb} empty at t = {}: {reason}", at.join(", ")),
+                format!(
+                    "{head} {verb} empty at {}: {reason}",
+                    times_phrase(&at, n_times)
+                ),
             );
         }
     }
+}
+
+/// Times a warning lists in full; above this it gives their count and the first and
+/// last [`TIMES_AT_EACH_END`].
+const TIMES_IN_FULL: usize = 8;
+
+/// How many of the first and of the last times a long list keeps.
+const TIMES_AT_EACH_END: usize = 3;
+
+/// The times `at` (distinct, in the order they ran, out of `n_times`) as a warning says
+/// them: `t = 1, 10, inf` for at most [`TIMES_IN_FULL`]; otherwise their count and the
+/// first and last few, `312 of 1001 times (t = 0.1, 0.2, 0.3, ..., 99.8, 100, inf)`
+/// (`all 1001 times (...)` when none is missing), so that a warning about a run with
+/// `--steps 1000` stays one readable line.
+fn times_phrase(at: &[String], n_times: usize) -> String {
+    if at.len() <= TIMES_IN_FULL {
+        return format!("t = {}", at.join(", "));
+    }
+    let count = if at.len() >= n_times {
+        format!("all {} times", at.len())
+    } else {
+        format!("{} of {n_times} times", at.len())
+    };
+    format!(
+        "{count} (t = {}, ..., {})",
+        at[..TIMES_AT_EACH_END].join(", "),
+        at[at.len() - TIMES_AT_EACH_END..].join(", ")
+    )
 }
 
 /// E L = (1/(2n)) [Σ (Y − μ)² + k tr Σ], n = rows·k.
@@ -741,7 +773,13 @@ pub fn run_study<T: Real>(
             }
         }
     }
-    gaps.into_warnings(&mut warnings);
+    let n_times = {
+        let mut texts: Vec<String> = config.times.iter().map(Time::to_text).collect();
+        texts.sort_unstable();
+        texts.dedup();
+        texts.len()
+    };
+    gaps.into_warnings(&mut warnings, n_times);
     Ok(Study {
         kernels,
         predictions,
@@ -750,4 +788,24 @@ pub fn run_study<T: Real>(
         warnings,
         n_outputs: k,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::times_phrase;
+
+    #[test]
+    fn times_are_said_in_full_or_by_count_and_ends() {
+        let times = |n: usize| -> Vec<String> { (1..=n).map(|i| i.to_string()).collect() };
+        assert_eq!(times_phrase(&times(2), 10), "t = 1, 2");
+        assert_eq!(times_phrase(&times(8), 10), "t = 1, 2, 3, 4, 5, 6, 7, 8");
+        assert_eq!(
+            times_phrase(&times(312), 1001),
+            "312 of 1001 times (t = 1, 2, 3, ..., 310, 311, 312)"
+        );
+        assert_eq!(
+            times_phrase(&times(9), 9),
+            "all 9 times (t = 1, 2, 3, ..., 7, 8, 9)"
+        );
+    }
 }
