@@ -4,7 +4,10 @@
 //! says where (file, line, column), what was found and what was expected. Objects that
 //! were built successfully have infallible methods. Numerical trouble inside an
 //! algorithm (non-convergence, non-finite values) is reported in its result, never as
-//! an `Err`.
+//! an `Err`. The exception is [`Error::Overflow`]: a quantity computed straight from
+//! valid input (the kernels of `ibex ntk`) that is not finite at the working precision,
+//! so that nothing after it can be computed; its message names the quantity, the value
+//! and the way out.
 
 /// Everything that can go wrong when ibex is given input.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +25,21 @@ pub enum Error {
         /// What was given.
         found: String,
         /// What is allowed.
+        expected: String,
+    },
+    /// A quantity computed from valid input that is not finite at the working precision
+    /// (it overflowed) and without which nothing can be computed, for example an NTK
+    /// kernel entry with a huge σ_w. The input is not outside its domain, it is too large
+    /// for the precision; the message says which quantity, where, and the way out.
+    #[error("{what} overflowed in {precision}: found {found}, expected {expected}")]
+    Overflow {
+        /// What overflowed (`the NNGP kernel`).
+        what: String,
+        /// The working precision as messages name it (`f64`, `128-bit MPFR`).
+        precision: String,
+        /// The value and where it is (`entry (1, 1) = inf (training point 1 with itself)`).
+        found: String,
+        /// What it should be, and what to change to get it.
         expected: String,
     },
     /// A problem at one place of an input file. `line` and `column` are 1-based;

@@ -114,6 +114,12 @@ fn writes_every_file_with_its_columns() {
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["n_train"], 30);
+    // One target column: one output channel, and predictions.csv's columns as above.
+    assert_eq!(summary["n_outputs"], 1);
+    let pc = summary["predictions_columns"].as_object().unwrap();
+    let mut keys: Vec<&str> = pc.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["index", "mean", "regime", "split", "t", "var"]);
     assert_eq!(
         summary["times"],
         serde_json::json!(["0", "0.5", "10", "inf"])
@@ -263,6 +269,93 @@ fn range_grid_and_warnings() {
     );
     let (_, rows) = csv(&out.join("predictions.csv"));
     assert!(rows.iter().all(|r| r[1] == "ntk"));
+}
+
+/// `predictions.csv` of a study with two output channels (the oracle's
+/// relu_d1_w1.5_b0.1_k2 case, run through the library: the command line reads one
+/// target column) holds both channels' means, `mean_0` and `mean_1`, and the variance
+/// they share, each equal to the oracle's. It used to hold channel 0 alone.
+#[test]
+fn predictions_csv_holds_every_output_channel() {
+    use ibex::ntk::ensemble::{Regime, Time, Training};
+    use ibex::ntk::kernel::{Activation, FcNetwork};
+    use ibex::ntk::study::{run_study, PointSet, StudyConfig};
+    use nalgebra::DMatrix;
+    let c = common::reference("ntk/relu_d1_w1.5_b0.1_k2.json");
+    let matrix = |v: &serde_json::Value| {
+        let rows = v.as_array().unwrap();
+        let ncols = rows[0].as_array().unwrap().len();
+        DMatrix::from_fn(rows.len(), ncols, |i, j| rows[i][j].as_f64().unwrap())
+    };
+    let inputs = &c["inputs"];
+    let y_train = matrix(&inputs["y_train"]);
+    assert_eq!(y_train.ncols(), 2, "two output channels");
+    let net = FcNetwork::uniform(Activation::Relu, 1, 1.5, 0.1).unwrap();
+    let times: Vec<Time<f64>> = c["times"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_f64().map_or(Time::Infinity, Time::At))
+        .collect();
+    let config = StudyConfig {
+        times: times.clone(),
+        noise_vars: vec![0.1],
+        points: PointSet::All,
+        regimes: vec![Regime::Ntk, Regime::Nngp],
+        training: Training::default(),
+        exact_max_points: 4000,
+    };
+    let study = run_study(
+        &net,
+        &matrix(&inputs["x_train"]),
+        &y_train,
+        &matrix(&inputs["x_test"]),
+        &matrix(&inputs["y_test"]),
+        &config,
+    )
+    .unwrap();
+    let text = study.predictions_csv();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "t,regime,split,index,mean_0,mean_1,var"
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    // Rows in the study's order: regime, t, split, index.
+    let mut want = Vec::new();
+    for regime in ["ntk", "nngp"] {
+        for (ti, t) in times.iter().enumerate() {
+            for split in ["train", "test"] {
+                let p = &c["predictions"][regime][split];
+                let (mean, cov) = (matrix(&p["mean"][ti]), matrix(&p["cov"][ti]));
+                for i in 0..mean.nrows() {
+                    let cells = [mean[(i, 0)], mean[(i, 1)], cov[(i, i)]];
+                    want.push((t.to_text(), regime, split, i, cells));
+                }
+            }
+        }
+    }
+    assert_eq!(rows.len(), want.len());
+    for (r, (t, regime, split, i, cells)) in rows.iter().zip(&want) {
+        assert_eq!(r.len(), 7, "{r:?}");
+        assert_eq!((r[0], r[1], r[2]), (t.as_str(), *regime, *split), "{r:?}");
+        assert_eq!(r[3], i.to_string());
+        for (got, w) in r[4..].iter().zip(cells) {
+            let got: f64 = got.parse().unwrap();
+            assert!(
+                (got - w).abs() <= 1e-12 * w.abs().max(1.0),
+                "{r:?}: {got} vs {w}"
+            );
+        }
+    }
+    // The channels differ, so channel 1 is not a copy of channel 0.
+    assert!(rows.iter().any(|r| r[4] != r[5]));
+    let var = study.prediction_columns().pop().unwrap();
+    assert_eq!(var.0, "var");
+    assert!(
+        var.1.contains("the same for every output channel"),
+        "{var:?}"
+    );
 }
 
 /// Runs `ibex ntk` with a bad file or argument and returns stderr (one line, exit 2).

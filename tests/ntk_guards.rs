@@ -2,7 +2,8 @@
 //! the exact I(X;Z), I(Z;Y) of near-delta and far-off mixtures (closed forms, affine
 //! invariance, a hand derivation of the t = ∞ limit), the consistency check of exact
 //! values against their proven bounds, eigenvalues at the ends of the exponent range,
-//! overflowing kernels and targets, and the cap on the number of times.
+//! overflowing kernels and targets, the cap on the number of times, and warnings about
+//! many times said by their count and ends.
 
 mod common;
 
@@ -10,7 +11,9 @@ use common::{csv_rows as csv, ntk_example as example, path_str as p, run_ibex as
 
 use std::path::Path;
 
+use ibex::error::Error;
 use ibex::ntk::gaussian::{exact_information_1d, pairwise_bounds, Exact1d};
+use ibex::ntk::kernel::{Activation, FcNetwork, Kernels};
 use ibex::ntk::study::check_exact;
 use ibex::scalar::{Mp128, Real};
 use nalgebra::DMatrix;
@@ -395,16 +398,38 @@ fn an_overflowing_kernel_is_an_error_that_says_so() {
         let (code, stdout, stderr, _dir) = run(train, &flags);
         assert_eq!(code, 2, "{flags:?}: {stdout} {stderr}");
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        // An overflow, said as one: not an invalid parameter named
+        // `--w-std/--b-std/inputs`, which it was (none of the three is out of its domain).
         assert!(
-            stderr.contains("the NNGP kernel overflowed in f64"),
-            "{stderr}"
+            stderr.starts_with(&format!(
+                "error: the NNGP kernel overflowed in f64: found {entry}, expected finite entries: "
+            )),
+            "{flags:?}: {stderr}"
         );
-        assert!(stderr.contains(entry), "{flags:?}: {stderr}");
+        assert!(!stderr.contains("invalid parameter"), "{stderr}");
         assert!(
             stderr.contains("reduce --w-std/--b-std or the input scale, or use --precision 128"),
             "{stderr}"
         );
         assert!(!stderr.contains("panicked"));
+    }
+    // The library's error is the overflow variant, with its parts.
+    let net = FcNetwork::uniform(Activation::Relu, 1, 1e100, 0.0).unwrap();
+    let x = DMatrix::from_row_slice(2, 2, &[0.5, 0.0, 0.0, 1.0]);
+    match Kernels::new(&net, &x, &DMatrix::zeros(0, 2)) {
+        Err(Error::Overflow {
+            what,
+            precision,
+            found,
+            ..
+        }) => {
+            assert_eq!(
+                (what.as_str(), precision.as_str()),
+                ("the NNGP kernel", "f64")
+            );
+            assert_eq!(found, "entry (1, 1) = inf (training point 1 with itself)");
+        }
+        other => panic!("{other:?}"),
     }
     let (code, stdout, stderr, dir) = run(None, &["--w-std", "1e100", "--precision", "128"]);
     assert_eq!(code, 0, "{stderr}");
@@ -465,6 +490,61 @@ fn overflowing_targets_leave_named_empty_cells() {
     );
     assert!(stdout.contains("use --precision 128"), "{stdout}");
     assert!(!stdout.contains("zero variance"), "{stdout}");
+}
+
+/// On a grid of 100 times the training covariance is singular to the working precision
+/// (its KL to the prior undefined) from t ≈ 28 on: 44 of the 102 times. The warning
+/// says so on one short line, with the count and the first and last three of the times
+/// whose `kl_posterior_prior_train` cells are empty. It used to list every one of them
+/// (hundreds with `--steps 1000`).
+#[test]
+fn a_warning_about_many_times_gives_their_count_and_the_first_and_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    let (code, stdout, stderr) = ibex(&[
+        "ntk",
+        "--train",
+        &example("moons_train.csv"),
+        "--test",
+        &example("moons_test.csv"),
+        "--t-min",
+        "0.01",
+        "--t-max",
+        "1e4",
+        "--steps",
+        "100",
+        "--regime",
+        "ntk",
+        "--exact-max-points",
+        "0",
+        "--out",
+        p(&out),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let (head, rows) = csv(&out.join("info.csv"));
+    assert_eq!(rows.len(), 102, "t = 0, 100 grid times, inf");
+    let col = head
+        .iter()
+        .position(|c| c == "kl_posterior_prior_train")
+        .unwrap();
+    let empty: Vec<&str> = rows
+        .iter()
+        .filter(|r| r[col].is_empty())
+        .map(|r| r[0].as_str())
+        .collect();
+    let n = empty.len();
+    assert!(n > 8 && n < 102, "{n} empty cells");
+    let want = format!(
+        "warning: ntk: kl_posterior_prior_train is empty at {n} of 102 times (t = {}, ..., {}): the training covariance",
+        empty[..3].join(", "),
+        empty[n - 3..].join(", ")
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("kl_posterior_prior_train"))
+        .unwrap_or_else(|| panic!("no warning: {stdout}"));
+    assert!(line.starts_with(&want), "{line}\nwanted {want}");
+    assert!(line.len() < 600, "{} characters: {line}", line.len());
 }
 
 /// `--diag-reg 1e300` (ε' ≈ 7e299 on the diagonal): the kernel is finite and the

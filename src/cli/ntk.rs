@@ -6,7 +6,7 @@
 //! | file | content |
 //! |---|---|
 //! | `kernel_nngp.csv`, `kernel_ntk.csv` | (N+M) × (N+M) kernels, training points then test points, no header |
-//! | `predictions.csv` | `t,regime,split,index,mean,var`: the ensemble's marginal at every point |
+//! | `predictions.csv` | `t,regime,split,index,mean,var`: the ensemble's marginal at every point ([`Study::predictions_csv`]; a study with k > 1 output channels has `mean_0` … `mean_{k−1}` in place of `mean`, and one `var`, which the channels share; the command reads one target column, so k = 1 here) |
 //! | `info.csv` | one row per (regime, t, σ_n²): the information quantities, nats (columns in [`INFO_COLUMNS`]) |
 //! | `summary.json` | the parameters, sizes, effective regularisers, warnings and the column meanings |
 //! | `information.svg/png`, `losses.svg/png` | the bounds and the losses against t |
@@ -409,20 +409,11 @@ fn ntk_run<T: Real>(args: &NtkArgs) -> Result<String> {
         "kernel_ntk.csv",
         &matrix_csv(&study.kernels.ntk),
     )?);
-    let mut pred = String::from("t,regime,split,index,mean,var\n");
-    for r in &study.predictions {
-        let _ = writeln!(
-            pred,
-            "{},{},{},{},{},{}",
-            r.t.to_text(),
-            r.regime.name(),
-            r.split.name(),
-            r.index,
-            finite_cell(&r.mean[0]),
-            finite_cell(&r.var)
-        );
-    }
-    files.push(write_file(dir, "predictions.csv", &pred)?);
+    files.push(write_file(
+        dir,
+        "predictions.csv",
+        &study.predictions_csv(),
+    )?);
     let mut info = INFO_COLUMNS.map(|c| c.0).join(",");
     info.push('\n');
     for r in &study.info {
@@ -438,6 +429,7 @@ fn ntk_run<T: Real>(args: &NtkArgs) -> Result<String> {
         "n_train": train.x.nrows(),
         "n_test": test.x.nrows(),
         "d_in": train.x.ncols(),
+        "n_outputs": study.n_outputs,
         "arch": activation.name(),
         "depth": args.depth,
         "w_std": decimal(&net.layers[0].w_std),
@@ -454,14 +446,7 @@ fn ntk_run<T: Real>(args: &NtkArgs) -> Result<String> {
         "trace_ntk": finite_cell(&study.kernels.trace_ntk_train()),
         "units": "nats for every information, KL and log-likelihood",
         "info_columns": INFO_COLUMNS.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
-        "predictions_columns": {
-            "t": "training time (inf allowed)",
-            "regime": "ntk or nngp",
-            "split": "train or test",
-            "index": "0-based row of the point within its file",
-            "mean": "ensemble mean mu_t(x)",
-            "var": "ensemble variance Sigma_t(x, x) (without the output noise)",
-        },
+        "predictions_columns": study.prediction_columns().into_iter().map(|(k, v)| (k, json!(v))).collect::<serde_json::Map<_, _>>(),
         "warnings": study.warnings,
     });
     files.push(write_file(

@@ -154,10 +154,10 @@ impl<T: Real> Kernels<T> {
     /// Kernels of `net` over the rows of `x_train` followed by the rows of `x_test`.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] when the two sets have different input dimensions,
-    /// there are no input columns, or a kernel entry is not finite at the working
-    /// precision (it overflowed: large σ_w, σ_b or inputs); the message names the
-    /// entry and its points.
+    /// [`Error::InvalidParameter`] when the two sets have different input dimensions or
+    /// there are no input columns; [`Error::Overflow`] when a kernel entry is not finite
+    /// at the working precision (large σ_w, σ_b or inputs), naming the kernel, the entry
+    /// and its points.
     pub fn new(net: &FcNetwork<T>, x_train: &DMatrix<T>, x_test: &DMatrix<T>) -> Result<Self> {
         if x_train.ncols() != x_test.ncols() && x_test.nrows() > 0 {
             return Err(Error::parameter(
@@ -195,21 +195,21 @@ impl<T: Real> Kernels<T> {
                 } else {
                     point(j)
                 };
-                return Err(Error::parameter(
-                    "--w-std/--b-std/inputs",
-                    format!(
-                        "the {name} kernel overflowed in {}: entry ({}, {}) = {} ({} with {with})",
-                        super::precision_name::<T>(),
+                return Err(Error::Overflow {
+                    what: format!("the {name} kernel"),
+                    precision: super::precision_name::<T>(),
+                    found: format!(
+                        "entry ({}, {}) = {} ({} with {with})",
                         i + 1,
                         j + 1,
                         super::decimal(v),
                         point(i)
                     ),
-                    format!(
-                        "finite kernels: reduce --w-std/--b-std or the input scale, or {}",
+                    expected: format!(
+                        "finite entries: reduce --w-std/--b-std or the input scale, or {}",
                         super::higher_precision::<T>()
                     ),
-                ));
+                });
             }
         }
         Ok(Kernels { nngp, ntk, n_train })

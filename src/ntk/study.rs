@@ -149,6 +149,76 @@ pub struct Study<T: Real> {
     pub diag_reg_effective: Vec<(Regime, T)>,
     /// Numerical trouble and undefined quantities, each said once.
     pub warnings: Vec<String>,
+    /// k, the number of output channels (the columns of the targets).
+    pub n_outputs: usize,
+}
+
+impl<T: Real> Study<T> {
+    /// The columns of `predictions.csv` ([`Study::predictions_csv`]) with their meaning:
+    /// `t`, `regime`, `split`, `index`, the mean of every output channel (`mean` for one
+    /// channel; `mean_0` to `mean_{k−1}` for k > 1), and `var`, which every channel
+    /// shares (the ensemble's covariance is Σ_t ⊗ I_k: the same for every channel).
+    pub fn prediction_columns(&self) -> Vec<(String, String)> {
+        let mut cols = vec![
+            ("t".to_string(), "training time (inf allowed)".to_string()),
+            ("regime".into(), "ntk or nngp".into()),
+            ("split".into(), "train or test".into()),
+            (
+                "index".into(),
+                "0-based row of the point within its file".into(),
+            ),
+        ];
+        if self.n_outputs == 1 {
+            cols.push(("mean".into(), "ensemble mean mu_t(x)".into()));
+        } else {
+            for c in 0..self.n_outputs {
+                cols.push((
+                    format!("mean_{c}"),
+                    format!("ensemble mean mu_t(x) of output channel {c} (0-based target column)"),
+                ));
+            }
+        }
+        let shared = if self.n_outputs > 1 {
+            "; the same for every output channel"
+        } else {
+            ""
+        };
+        cols.push((
+            "var".into(),
+            format!("ensemble variance Sigma_t(x, x) (without the output noise){shared}"),
+        ));
+        cols
+    }
+
+    /// The text of `predictions.csv`: the header ([`Study::prediction_columns`]), then
+    /// one line per [`PredictionRow`], in the order of [`Study::predictions`], with the
+    /// mean of every output channel. A mean or variance that is not finite is an empty
+    /// cell (the warnings say why).
+    pub fn predictions_csv(&self) -> String {
+        let cell = |x: &T| {
+            if x.is_finite() {
+                super::decimal(x)
+            } else {
+                String::new()
+            }
+        };
+        let header: Vec<String> = self.prediction_columns().into_iter().map(|c| c.0).collect();
+        let mut s = header.join(",");
+        s.push('\n');
+        for r in &self.predictions {
+            let mut cells = vec![
+                r.t.to_text(),
+                r.regime.name().to_string(),
+                r.split.name().to_string(),
+                r.index.to_string(),
+            ];
+            cells.extend(r.mean.iter().map(cell));
+            cells.push(cell(&r.var));
+            s.push_str(&cells.join(","));
+            s.push('\n');
+        }
+        s
+    }
 }
 
 fn warn(warnings: &mut Vec<String>, w: String) {
@@ -174,8 +244,9 @@ impl Gaps {
     }
 
     /// One warning per (reason, times): the quantities of one regime ("ntk: a",
-    /// "ntk: b") empty for the same reason at the same times are named together.
-    fn into_warnings(self, warnings: &mut Vec<String>) {
+    /// "ntk: b") empty for the same reason at the same times are named together, and
+    /// the times are said as [`times_phrase`] says them (`n_times` distinct times ran).
+    fn into_warnings(self, warnings: &mut Vec<String>, n_times: usize) {
         let mut merged: Vec<(String, Vec<String>, String, Vec<String>)> = Vec::new();
         for (what, reason, at) in self.0 {
             let (prefix, item) = match what.split_once(": ") {
@@ -205,10 +276,41 @@ impl Gaps {
             };
             warn(
                 warnings,
-                format!("{head} {verb} empty at t = {}: {reason}", at.join(", ")),
+                format!(
+                    "{head} {verb} empty at {}: {reason}",
+                    times_phrase(&at, n_times)
+                ),
             );
         }
     }
+}
+
+/// Times a warning lists in full; above this it gives their count and the first and
+/// last [`TIMES_AT_EACH_END`].
+const TIMES_IN_FULL: usize = 8;
+
+/// How many of the first and of the last times a long list keeps.
+const TIMES_AT_EACH_END: usize = 3;
+
+/// The times `at` (distinct, in the order they ran, out of `n_times`) as a warning says
+/// them: `t = 1, 10, inf` for at most [`TIMES_IN_FULL`]; otherwise their count and the
+/// first and last few, `312 of 1001 times (t = 0.1, 0.2, 0.3, ..., 99.8, 100, inf)`
+/// (`all 1001 times (...)` when none is missing), so that a warning about a run with
+/// `--steps 1000` stays one readable line.
+fn times_phrase(at: &[String], n_times: usize) -> String {
+    if at.len() <= TIMES_IN_FULL {
+        return format!("t = {}", at.join(", "));
+    }
+    let count = if at.len() >= n_times {
+        format!("all {} times", at.len())
+    } else {
+        format!("{} of {n_times} times", at.len())
+    };
+    format!(
+        "{count} (t = {}, ..., {})",
+        at[..TIMES_AT_EACH_END].join(", "),
+        at[at.len() - TIMES_AT_EACH_END..].join(", ")
+    )
 }
 
 /// E L = (1/(2n)) [Σ (Y − μ)² + k tr Σ], n = rows·k.
@@ -384,8 +486,9 @@ impl<T: Real> InfoRow<T> {
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] for shapes that do not fit, an empty time list, a
-/// negative or non-finite noise variance, invalid training settings (including a
-/// regulariser that overflows), or kernels that overflow at the working precision.
+/// negative or non-finite noise variance, or invalid training settings (including a
+/// regulariser that overflows); [`Error::Overflow`] for kernels that overflow at the
+/// working precision.
 pub fn run_study<T: Real>(
     net: &FcNetwork<T>,
     x_train: &DMatrix<T>,
@@ -670,12 +773,39 @@ pub fn run_study<T: Real>(
             }
         }
     }
-    gaps.into_warnings(&mut warnings);
+    let n_times = {
+        let mut texts: Vec<String> = config.times.iter().map(Time::to_text).collect();
+        texts.sort_unstable();
+        texts.dedup();
+        texts.len()
+    };
+    gaps.into_warnings(&mut warnings, n_times);
     Ok(Study {
         kernels,
         predictions,
         info,
         diag_reg_effective,
         warnings,
+        n_outputs: k,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::times_phrase;
+
+    #[test]
+    fn times_are_said_in_full_or_by_count_and_ends() {
+        let times = |n: usize| -> Vec<String> { (1..=n).map(|i| i.to_string()).collect() };
+        assert_eq!(times_phrase(&times(2), 10), "t = 1, 2");
+        assert_eq!(times_phrase(&times(8), 10), "t = 1, 2, 3, 4, 5, 6, 7, 8");
+        assert_eq!(
+            times_phrase(&times(312), 1001),
+            "312 of 1001 times (t = 1, 2, 3, ..., 310, 311, 312)"
+        );
+        assert_eq!(
+            times_phrase(&times(9), 9),
+            "all 9 times (t = 1, 2, 3, ..., 7, 8, 9)"
+        );
+    }
 }
