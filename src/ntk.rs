@@ -68,6 +68,16 @@ pub fn decimal<T: Real>(x: &T) -> String {
     }
 }
 
+/// A value as an output cell: [`decimal`], or an empty cell when it is not finite (the
+/// study's warnings say why).
+pub fn finite_cell<T: Real>(x: &T) -> String {
+    if x.is_finite() {
+        decimal(x)
+    } else {
+        String::new()
+    }
+}
+
 /// The working precision as messages name it: `f64`, or `128-bit MPFR`.
 pub(crate) fn precision_name<T: Real>() -> String {
     if T::PRECISION_BITS > 53 {

@@ -20,10 +20,10 @@ use serde_json::json;
 use super::emit;
 use crate::error::{Error, Result};
 use crate::ntk::data::read_points;
-use crate::ntk::decimal;
 use crate::ntk::ensemble::{Regime, Time, Training};
 use crate::ntk::kernel::{Activation, FcNetwork};
 use crate::ntk::study::{run_study, InfoRow, PointSet, Study, StudyConfig};
+use crate::ntk::{decimal, finite_cell};
 use crate::plot::{line_plot, Series};
 use crate::scalar::Real;
 use crate::with_precision;
@@ -274,15 +274,6 @@ fn point_set(s: &str) -> Result<PointSet> {
 
 fn opt_cell<T: Real>(x: &Option<T>) -> String {
     x.as_ref().map(finite_cell).unwrap_or_default()
-}
-
-/// A value as written, or an empty cell when it is not finite (the study says why).
-fn finite_cell<T: Real>(x: &T) -> String {
-    if x.is_finite() {
-        decimal(x)
-    } else {
-        String::new()
-    }
 }
 
 /// Writes `text` to `dir/name`.

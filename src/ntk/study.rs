@@ -195,13 +195,6 @@ impl<T: Real> Study<T> {
     /// mean of every output channel. A mean or variance that is not finite is an empty
     /// cell (the warnings say why).
     pub fn predictions_csv(&self) -> String {
-        let cell = |x: &T| {
-            if x.is_finite() {
-                super::decimal(x)
-            } else {
-                String::new()
-            }
-        };
         let header: Vec<String> = self.prediction_columns().into_iter().map(|c| c.0).collect();
         let mut s = header.join(",");
         s.push('\n');
@@ -212,8 +205,8 @@ impl<T: Real> Study<T> {
                 r.split.name().to_string(),
                 r.index.to_string(),
             ];
-            cells.extend(r.mean.iter().map(cell));
-            cells.push(cell(&r.var));
+            cells.extend(r.mean.iter().map(super::finite_cell));
+            cells.push(super::finite_cell(&r.var));
             s.push_str(&cells.join(","));
             s.push('\n');
         }
@@ -550,6 +543,8 @@ pub fn run_study<T: Real>(
             "a set with at least one point (there are no test points)",
         ));
     }
+    // ln P, the largest I(X;Z) (X uniform over the P points), in every row.
+    let ln_m = T::from_u64(n_pts as u64).ln();
     let exact_ok = k == 1 && n_pts <= config.exact_max_points;
     if k == 1 && !exact_ok {
         warn(
@@ -681,7 +676,6 @@ pub fn run_study<T: Real>(
                 } else if bounds.is_none() {
                     gaps.note(format!("{name}: i_xz_* and i_zy_* with noise_var = {nv}"), "some point has zero variance (a point mass: I(X;Z) is infinite or undefined); use --noise-var > 0", tt.clone());
                 }
-                let ln_m = T::from_u64(n_pts as u64).ln();
                 let (mut i_xz_exact, mut i_zy_exact) = (None, None);
                 if let (true, Some(b)) = (exact_ok, &bounds) {
                     let mcol: Vec<T> = means.column(0).iter().cloned().collect();
@@ -747,7 +741,7 @@ pub fn run_study<T: Real>(
                     loss_train: loss_train.clone(),
                     loss_test: loss_test.clone(),
                     weights: weights.clone(),
-                    ln_m,
+                    ln_m: ln_m.clone(),
                 };
                 for (column, cell) in row.cells_mut() {
                     if cell.as_ref().is_some_and(|v| !v.is_finite()) {
