@@ -56,6 +56,17 @@ fn default_labels(n: usize) -> Vec<String> {
     (0..n).map(|i| i.to_string()).collect()
 }
 
+/// The sum N of counts, or `Err` with the sum when it exceeds 2^64 − 1 (summed in u128,
+/// which cannot overflow for any count table that fits in memory). The one check of the
+/// total, for [`Joint::from_counts`] and the file reader (which phrases the error with
+/// its own remedies).
+pub(crate) fn count_total<'a>(
+    counts: impl IntoIterator<Item = &'a u64>,
+) -> std::result::Result<u64, u128> {
+    let total: u128 = counts.into_iter().map(|&c| c as u128).sum();
+    u64::try_from(total).map_err(|_| total)
+}
+
 impl<T: Real> Joint<T> {
     /// A joint from a matrix of probabilities, rows = x, columns = y, with labels
     /// `0, 1, ...`.
@@ -128,20 +139,19 @@ impl<T: Real> Joint<T> {
         x_labels: Vec<String>,
         y_labels: Vec<String>,
     ) -> Result<Normalized<T>> {
-        let total_count: u128 = counts.iter().map(|&c| c as u128).sum();
+        let total_count = count_total(counts.iter()).map_err(|total| {
+            Error::InvalidDistribution(format!(
+                "found counts that add up to {total}, expected a total of at most \
+                 2^64 - 1 = {}; divide the counts, or pass them as weights to `Joint::normalized`",
+                u64::MAX
+            ))
+        })?;
         if total_count == 0 && !counts.is_empty() {
             return Err(Error::InvalidDistribution(
                 "all counts are zero: there is no distribution".into(),
             ));
         }
-        if total_count > u64::MAX as u128 {
-            return Err(Error::InvalidDistribution(format!(
-                "found counts that add up to {total_count}, expected a total of at most \
-                 2^64 - 1 = {}; divide the counts, or pass them as weights to `Joint::normalized`",
-                u64::MAX
-            )));
-        }
-        let n_total = T::from_u64(total_count as u64);
+        let n_total = T::from_u64(total_count);
         let p_xy = counts.map(|c| T::from_u64(c) / &n_total);
         check_entries(&p_xy, &x_labels, &y_labels)?;
         Ok(Normalized {

@@ -521,8 +521,7 @@ fn finish<T: Real>(name: &str, table: Table<T>, options: &ReadOptions) -> Result
     } = table;
     match values {
         Values::Counts(counts) => {
-            let total: u128 = counts.iter().map(|&c| c as u128).sum();
-            if total > u64::MAX as u128 {
+            if let Err(total) = crate::dist::count_total(&counts) {
                 return Err(file_error(format!(
                     "found counts that add up to {total}, expected a total of at most 2^64 - 1 = {}; divide the counts, or read them as weights with --normalize (without --counts; in the long layout under the header x,y,p)",
                     u64::MAX
